@@ -1,0 +1,284 @@
+"""Data on disk: the paper's JSON dataset, joints `.npz` clips, labelled datasets in memory and their splits.
+
+Formats
+* Paper dataset (Ogata et al. 2019, "Pose_Dataset"): `<root>/<class folder>/1115_3djoints_index/<MMDD>_squat_<NNNNNN>.json`,
+  each file `{"0": {"index": 0, "3d_joint": [171 floats]}, ...}`: per frame the 171 joint distances (≈ metres).
+  An optional `<root>/manifest.csv` (columns `path,subject`, path relative to root) gives each clip's subject,
+  which `split="subject"` needs; the synthetic corpus writes one, the published dataset (one person) has none.
+* Joints clip `.npz`: `joints` (T, 19, 3) float32 metres, `fps` scalar, optional `confidence` (T, 19) in [0, 1]
+  and `label` (class key). Written by `squat extract`, accepted by every command in place of a video.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from squatcli.errors import SquatError
+from squatcli.features import fit_window, normalise
+from squatcli.skeleton import CLASSES, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW, class_index
+
+PAPER_SUBDIR = "1115_3djoints_index"
+MANIFEST = "manifest.csv"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (same suffix); move it into place only if the block succeeds.
+
+    So no command ever leaves a partial output file behind, whatever goes wrong.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# ---- joints .npz -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JointsClip:
+    """A pose sequence: (T, 19, 3) joints in metres (y up), its frame rate, optional confidence and label."""
+
+    joints: np.ndarray
+    fps: float
+    confidence: np.ndarray | None = None
+    label: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.joints) / self.fps
+
+
+def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
+    """Write a joints clip atomically (see the module doc for the keys)."""
+    arrays: dict[str, np.ndarray] = {
+        "joints": np.asarray(clip.joints, dtype=np.float32),
+        "fps": np.float32(clip.fps),
+    }
+    if clip.confidence is not None:
+        arrays["confidence"] = np.asarray(clip.confidence, dtype=np.float32)
+    if clip.label is not None:
+        arrays["label"] = np.array(clip.label)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def read_joints_npz(path: str | Path) -> JointsClip:
+    """Read and validate a joints clip; any problem is a SquatError naming the file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise SquatError("no such file", path) from None
+    except Exception as e:  # zipfile/pickle/format errors all mean "not a joints file"
+        raise SquatError(f"not a readable .npz file ({type(e).__name__})", path) from None
+    for key in ("joints", "fps"):
+        if key not in contents:
+            raise SquatError(f"missing key {key!r} (has {sorted(contents) or 'nothing'})", path)
+    joints = contents["joints"]
+    if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3) or len(joints) == 0:
+        raise SquatError(f"'joints' must have shape (T, {N_JOINTS}, 3), got {joints.shape}", path)
+    if not np.issubdtype(joints.dtype, np.number) or not np.all(np.isfinite(joints)):
+        raise SquatError("'joints' contains NaN, infinite or non-numeric values", path)
+    fps = contents["fps"]
+    if fps.size != 1 or not np.isfinite(float(fps)) or float(fps) <= 0:
+        raise SquatError(f"'fps' must be one positive number, got {fps!r}", path)
+    confidence = contents.get("confidence")
+    if confidence is not None and confidence.shape != joints.shape[:2]:
+        raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
+    label = contents.get("label")
+    if label is not None:
+        label = str(label)
+        try:
+            label = CLASSES[class_index(label)].key
+        except KeyError as e:
+            raise SquatError(str(e.args[0]), path) from None
+    return JointsClip(joints.astype(np.float32), float(fps), confidence, label)
+
+
+# ---- the paper's JSON -------------------------------------------------------------------------------------
+
+
+def read_paper_json(path: str | Path) -> np.ndarray:
+    """One clip in the paper's JSON format -> (T, 171) distances, float64 exactly as stored, frames in index order."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise SquatError("no such file", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SquatError(f"not valid JSON ({e.__class__.__name__}: {str(e).splitlines()[0]})", path) from None
+    if not isinstance(data, dict) or not data:
+        raise SquatError('expected an object of frames {"0": {"index": 0, "3d_joint": [...]}, ...}', path)
+    frames = []
+    for key, frame in data.items():
+        if not isinstance(frame, dict) or "3d_joint" not in frame:
+            raise SquatError(f"frame {key!r} has no '3d_joint' list", path)
+        values = frame["3d_joint"]
+        if not isinstance(values, list) or len(values) != N_FEATURES:
+            n = len(values) if isinstance(values, list) else type(values).__name__
+            raise SquatError(f"frame {key!r}: '3d_joint' must hold {N_FEATURES} numbers, got {n}", path)
+        index = frame.get("index", key)
+        try:
+            frames.append((int(index), np.array(values, dtype=np.float64)))
+        except (TypeError, ValueError):
+            raise SquatError(f"frame {key!r} has a non-numeric index or value", path) from None
+    frames.sort(key=lambda f: f[0])
+    dist = np.stack([f[1] for f in frames])
+    if not np.all(np.isfinite(dist)):
+        raise SquatError("'3d_joint' contains NaN or infinite values", path)
+    return dist
+
+
+def paper_json_text(dist: np.ndarray) -> str:
+    """The paper's JSON for (T, 171) distances (frames numbered from 0)."""
+    dist = np.asarray(dist, dtype=np.float64)
+    if dist.ndim != 2 or dist.shape[1] != N_FEATURES:
+        raise ValueError(f"distances must have shape (T, {N_FEATURES}), got {dist.shape}")
+    return json.dumps({str(i): {"index": i, "3d_joint": row.tolist()} for i, row in enumerate(dist)})
+
+
+def write_paper_json(path: str | Path, dist: np.ndarray) -> None:
+    """Write one clip in the paper's JSON format, atomically."""
+    text = paper_json_text(dist)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def paper_clip_path(root: str | Path, label: int, number: int, date: str = "1115") -> Path:
+    """Where clip `number` of class `label` lives in the paper's layout."""
+    return Path(root) / CLASSES[label].folder / PAPER_SUBDIR / f"{date}_squat_{number:06d}.json"
+
+
+# ---- labelled datasets ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """Labelled windows ready for a model: x (N, 300, 171) normalised features, y (N,) class indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ids: list[str]
+    subjects: np.ndarray | None = None  # (N,) subject id per clip, when known
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, idx: np.ndarray) -> "Dataset":
+        subjects = None if self.subjects is None else self.subjects[idx]
+        return Dataset(self.x[idx], self.y[idx], [self.ids[i] for i in idx], subjects, self.source)
+
+    def fingerprint(self) -> str:
+        """sha256 (first 16 hex digits) of the windows and labels: identifies the data a model saw."""
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.x, dtype=np.float32).tobytes())
+        h.update(np.asarray(self.y, dtype=np.int64).tobytes())
+        return h.hexdigest()[:16]
+
+
+def find_paper_clips(root: str | Path) -> list[tuple[Path, int]]:
+    """All (json path, class index) under a dataset root in the paper's layout, sorted; errors if none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SquatError("no such dataset folder", root)
+    clips = []
+    for label, c in enumerate(CLASSES):
+        folder = root / c.folder
+        if folder.is_dir():
+            clips += [(p, label) for p in sorted(folder.rglob("*.json"))]
+    if not clips:
+        folders = ", ".join(CLASSES[i].folder for i in range(N_CLASSES))
+        raise SquatError(f"no clips found: expected <class>/{PAPER_SUBDIR}/*.json under class folders {folders}", root)
+    return clips
+
+
+def read_manifest_subjects(root: Path) -> dict[str, str] | None:
+    """`manifest.csv` (path relative to root -> subject id), or None if the dataset has none."""
+    manifest = root / MANIFEST
+    if not manifest.exists():
+        return None
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"path", "subject"} <= set(rows[0]):
+        raise SquatError("manifest needs columns 'path' and 'subject'", manifest)
+    return {r["path"]: r["subject"] for r in rows}
+
+
+def load_paper_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Read a dataset in the paper's layout into normalised 300-frame windows (one per clip).
+
+    Each clip is truncated to 300 frames or padded with the same policy as every other path (features.fit_window).
+    """
+    root = Path(root)
+    clips = find_paper_clips(root)
+    subjects_by_path = read_manifest_subjects(root)
+    x = np.empty((len(clips), WINDOW, N_FEATURES), dtype=np.float32)
+    y = np.empty(len(clips), dtype=np.int64)
+    ids, subjects = [], []
+    for k, (path, label) in enumerate(clips):
+        dist = read_paper_json(path)
+        try:
+            x[k] = fit_window(normalise(dist))
+        except ValueError as e:
+            raise SquatError(str(e), path) from None
+        y[k] = label
+        rel = path.relative_to(root).as_posix()
+        ids.append(rel)
+        if subjects_by_path is not None:
+            if rel not in subjects_by_path:
+                raise SquatError(f"clip {rel} is not listed in {MANIFEST}", root)
+            subjects.append(subjects_by_path[rel])
+        if progress:
+            progress(k + 1, len(clips))
+    subj = None if subjects_by_path is None else np.array(subjects)
+    return Dataset(x, y, ids, subj, source=str(root))
+
+
+def split_random(y: np.ndarray, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
+    """Stratified random split of clip indices into (train, val, test), the paper's 80/10/10."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[], [], []]
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n_val = max(1, round(fractions[1] * len(idx))) if len(idx) >= 3 else 0
+        n_test = max(1, round(fractions[2] * len(idx))) if len(idx) >= 3 else 0
+        parts[1] += idx[:n_val].tolist()
+        parts[2] += idx[n_val : n_val + n_test].tolist()
+        parts[0] += idx[n_val + n_test :].tolist()
+    return tuple(np.array(sorted(p), dtype=int) for p in parts)
+
+
+def split_by_subject(subjects: np.ndarray | None, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
+    """Split clip indices into (train, val, test) so that no subject appears in two parts."""
+    if subjects is None:
+        raise SquatError("this dataset records no subjects (no manifest.csv), so it cannot be split by subject; "
+                         "use --split random")  # fmt: skip
+    people = np.unique(subjects)
+    if len(people) < 3:
+        raise SquatError(f"a subject split needs at least 3 subjects, this dataset has {len(people)}")
+    order = np.random.default_rng(seed).permutation(people)
+    n_val = max(1, round(fractions[1] * len(order)))
+    n_test = max(1, round(fractions[2] * len(order)))
+    groups = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
+    return tuple(np.flatnonzero(np.isin(subjects, g)) for g in groups)

@@ -1,0 +1,13 @@
+"""The one error type users see: a message naming the file and the problem, shown without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SquatError(Exception):
+    """A problem with the user's input or environment; the CLI prints it on one line and exits 1."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)

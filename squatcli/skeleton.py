@@ -1,0 +1,91 @@
+"""The one source of truth: joint order, bones, classes and the shape constants.
+
+Joint order is the paper's dataset order (HMR "LSP + face", Ogata et al. 2019). Coordinates everywhere in
+squatcli are metres in a y-up frame (x, y, z) with no fixed origin; features only use distances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FPS = 30  # frames per second of the dataset and of every feature sequence
+WINDOW = 300  # frames the classifiers read (10 s at 30 fps)
+N_JOINTS = 19
+N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
+
+JOINTS: tuple[str, ...] = (
+    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle",
+    "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+    "neck", "head_top", "nose", "l_eye", "r_eye", "l_ear", "r_ear",
+)  # fmt: skip
+J = {name: i for i, name in enumerate(JOINTS)}
+
+# Segments drawn as the stick figure and checked for length stability.
+BONES: tuple[tuple[str, str], ...] = (
+    ("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("l_ankle", "l_knee"), ("l_knee", "l_hip"),
+    ("r_hip", "l_hip"), ("r_shoulder", "l_shoulder"), ("r_hip", "r_shoulder"), ("l_hip", "l_shoulder"),
+    ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
+    ("neck", "head_top"), ("neck", "nose"), ("nose", "l_eye"), ("nose", "r_eye"),
+    ("l_eye", "l_ear"), ("r_eye", "r_ear"),
+)  # fmt: skip
+
+# The four limb segments whose stability `squat extract` reports (name -> joints on both sides).
+LIMB_SEGMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "shank": (("r_ankle", "r_knee"), ("l_ankle", "l_knee")),
+    "thigh": (("r_knee", "r_hip"), ("l_knee", "l_hip")),
+    "upper arm": (("r_shoulder", "r_elbow"), ("l_shoulder", "l_elbow")),
+    "forearm": (("r_elbow", "r_wrist"), ("l_elbow", "l_wrist")),
+}
+
+# Rigid segments whose median length sets a clip's body scale (see features.normalise).
+SCALE_BONES: tuple[tuple[str, str], ...] = (
+    ("r_ankle", "r_knee"), ("l_ankle", "l_knee"), ("r_knee", "r_hip"), ("l_knee", "l_hip"),
+    ("r_shoulder", "r_elbow"), ("l_shoulder", "l_elbow"), ("r_elbow", "r_wrist"), ("l_elbow", "l_wrist"),
+    ("r_hip", "l_hip"), ("r_shoulder", "l_shoulder"), ("r_hip", "r_shoulder"), ("l_hip", "l_shoulder"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SquatClass:
+    """One of the seven form classes: its key, the paper dataset's folder name, a display name and a cue."""
+
+    key: str
+    folder: str
+    name: str
+    cue: str
+
+
+CLASSES: tuple[SquatClass, ...] = (
+    SquatClass("good", "good", "Good form", "Keep it up: depth, spine and knees look right."),
+    SquatClass("knees_in", "bad_innner_thigh", "Knees caving in", "Push your knees out so they track over your toes."),
+    SquatClass("back_round", "bad_back_round", "Rounded back", "Keep your chest up and your spine neutral."),
+    SquatClass("back_arch", "bad_back_warp", "Arched back", "Brace your core; don't throw your chest up and back."),
+    SquatClass("head_up", "bad_head", "Head tilted up", "Keep your gaze neutral, a few metres ahead on the floor."),
+    SquatClass("shallow", "bad_shallow", "Too shallow", "Sit deeper: hips down to knee level or below."),
+    SquatClass("knees_forward", "bad_toe", "Knees too far forward", "Sit back into your hips; keep your heels down."),
+)  # fmt: skip
+N_CLASSES = len(CLASSES)
+CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in CLASSES)
+CLASS_FOLDERS: tuple[str, ...] = tuple(c.folder for c in CLASSES)
+GOOD = 0  # index of the "good" class
+
+
+def class_index(name: str) -> int:
+    """Index of a class given its key, folder name or display name (case-insensitive)."""
+    wanted = name.strip().lower()
+    for i, c in enumerate(CLASSES):
+        if wanted in (c.key, c.folder, c.name.lower()):
+            return i
+    raise KeyError(f"unknown class {name!r}; expected one of {', '.join(CLASS_KEYS)}")
+
+
+# Pairs (i, j), i < j, in numpy.triu_indices(19, 1) order: feature k is the distance between PAIRS[k].
+PAIR_I, PAIR_J = np.triu_indices(N_JOINTS, 1)
+
+
+def pair_index(a: str, b: str) -> int:
+    """Feature column holding the distance between joints a and b."""
+    i, j = sorted((J[a], J[b]))
+    return int(np.flatnonzero((PAIR_I == i) & (PAIR_J == j))[0])
