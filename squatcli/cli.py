@@ -6,15 +6,17 @@ Errors a user can fix (SquatError) print one line to stderr and exit 1; usage er
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from squatcli.errors import SquatError
+from squatcli.skeleton import DEFAULT_STRIDE
 
 app = typer.Typer(
     name="squat",
@@ -48,14 +50,71 @@ def not_available(name: str, issue: str) -> None:
     raise SquatError(f"`squat {name}` is not available yet ({issue} has not landed)")
 
 
+@contextlib.contextmanager
+def progress_bar(description: str):
+    """A rich progress bar on stderr, shown from the first report; yields a callback(done, total)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    progress = Progress(*columns, console=err, transient=True)
+    task = progress.add_task(description, total=None)
+
+    def report(done: int, total: int | None) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def print_json(data) -> None:
+    """Machine-readable output: one JSON document on stdout and nothing else."""
+    import json
+
+    print(json.dumps(data, indent=2))
+
+
 @command
 def extract(
-    video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).")],
-    output: Annotated[Path | None, typer.Option("-o", "--out", help="Joints .npz to write [default: VIDEO.npz].")] = None,
-    stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame; joints between are interpolated.")] = 2,
+    video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write [default: ./VIDEO_NAME.npz].", show_default=False)] = None,
+    stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (squats are slow).")] = DEFAULT_STRIDE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
-    """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz."""
-    not_available("extract", "the foundation issue")
+    """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz.
+
+    The .npz (keys joints, fps, confidence) is accepted by every other command in place of the video.
+    """
+    from squatcli.datasets import write_joints_npz
+    from squatcli.pose import extract_video
+
+    output = output or Path(video.stem + ".npz")
+    if output.suffix != ".npz":
+        raise typer.BadParameter(f"{output}: the output must end in .npz", param_hint="'-o'")
+    with progress_bar(f"pose {video.name}") as report:
+        result = extract_video(video, stride=stride, progress=report)
+    write_joints_npz(output, result.clip)
+    summary = result.summary() | {"output": str(output), "stride": stride}
+    if as_json:
+        print_json(summary)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{video.name} -> {output}", show_header=False, title_justify="left")
+    table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
+    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {stride})")
+    table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
+    stability = ", ".join(f"{k} {v:.1%}" for k, v in result.bone_variation.items())
+    table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
+    for a, b in result.long_gaps:
+        table.add_row("[yellow]gap without a person[/]", f"{a:.1f}-{b:.1f} s (interpolated)")
+    table.add_row("joints written", f"{len(result.clip.joints)} frames at 30 fps")
+    table.add_row("time", f"{result.seconds:.1f} s (pose model {result.pose_seconds:.1f} s)")
+    out.print(table)
 
 
 @command
@@ -65,15 +124,176 @@ def synth() -> None:
 
 
 @command
-def train() -> None:
-    """Train a CNN or BiLSTM classifier."""
-    not_available("train", "the classifiers issue")
+def train(
+    model: Annotated[str, typer.Option("--model", "-m", help="Which classifier: cnn (1D residual CNN) or lstm (bidirectional LSTM).")] = "cnn",
+    data: Annotated[str, typer.Option("--data", help="'synthetic' (the generated corpus) or a folder in the paper's Pose_Dataset layout.")] = "synthetic",
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs to run (early stopping usually ends sooner) (default: cnn 60, lstm 80).", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Clips per gradient step (default: 32).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0, help="Adam learning rate (default: cnn 1e-3, lstm 2e-3).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the split, the initial weights and the shuffling.")] = 0,
+    split: Annotated[str, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person (needs a manifest.csv).")] = "random",
+    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
+    width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: cnn 64, lstm 64; paper 256).", show_default=False)] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
+    downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation accuracy (default: cnn 10, lstm 12).", show_default=False)] = None,
+    paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
+) -> None:
+    """Train a CNN or BiLSTM classifier; writes OUT.keras and its metadata OUT.json.
+
+    Early stopping watches validation accuracy and keeps the best epoch; Ctrl-C stops and saves the best so far.
+    The good-vs-rest threshold is Youden's point on the validation split.
+    """
+    import shlex
+    import sys
+
+    from squatcli import train as training
+
+    if model not in training.TRAIN_DEFAULTS:
+        raise typer.BadParameter(f"{model!r}: expected cnn or lstm", param_hint="'--model'")
+    if split not in training.SPLITS:
+        raise typer.BadParameter(f"{split!r}: expected random or subject", param_hint="'--split'")
+    output = output or Path(model)
+    recipe = training.TRAIN_PAPER[model] if paper else {}
+    arch: dict = {}
+    if paper:
+        from squatcli import models
+
+        arch = {k: v for k, v in (models.CNN_PAPER if model == "cnn" else models.LSTM_PAPER).items()}
+    width_key = "width" if model == "cnn" else "units"
+    for key, value in ((width_key, width), ("depth", depth), ("downsample", downsample)):
+        if value is not None:
+            arch[key] = value
+    config = training.TrainConfig(
+        model=model,
+        epochs=epochs or recipe.get("epochs"),
+        batch_size=batch_size or recipe.get("batch_size"),
+        lr=lr or recipe.get("lr"),
+        patience=patience or recipe.get("patience"),
+        seed=seed,
+        split=split,
+        arch=arch,
+    )
+    with progress_bar("reading clips") as report:
+        dataset, data_info = training.load_data(data, progress=report)
+    err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} clips, {split} split, seed {seed}", highlight=False)
+
+    def on_epoch(e) -> None:
+        star = "[green]*[/]" if e.improved else " "
+        left = min(e.epochs - e.epoch, max(0, config_r.patience - (e.epoch - e.best_epoch)))
+        eta = left * e.elapsed / e.epoch
+        err.print(
+            f"epoch {e.epoch:>3}/{e.epochs}  loss {e.loss:.3f} acc {e.accuracy:.3f}  |  val loss {e.val_loss:.3f} "
+            f"acc {e.val_accuracy:.3f} {star} best {e.best_val_accuracy:.3f} @{e.best_epoch}  |  {e.seconds:.1f} s  "
+            f"total {e.elapsed:.0f} s  eta <= {eta:.0f} s",
+            highlight=False,
+        )
+
+    config_r = config.resolved()
+    command_line = shlex.join(["squat", *sys.argv[1:]])
+    result = training.train(dataset, config, data_info=data_info, command=command_line, name=output.name.removesuffix(".keras"), on_epoch=on_epoch)
+
+    from squatcli.models import save_model
+
+    keras_path, json_path = save_model(result.model, result.metadata, output)
+    md = result.metadata
+    tr = md["training"]
+    if result.interrupted:
+        err.print(f"[yellow]interrupted after epoch {tr['epochs_run']}: saved the best epoch ({tr['best_epoch']})[/]")
+    if as_json:
+        print_json(md | {"files": [str(keras_path), str(json_path)]})
+    else:
+        from rich.table import Table
+
+        v = md["validation"]
+        table = Table(title=f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters", show_header=False, title_justify="left")
+        table.add_row("saved", f"{keras_path}  {json_path}")
+        table.add_row("data", f"{md['data']['source']} ({md['data']['fingerprint']}): {md['data']['n_train']} train / {md['data']['n_val']} val / {md['data']['n_test']} test, {md['data']['split']} split")
+        table.add_row("epochs", f"best {tr['best_epoch']} of {tr['epochs_run']} run (max {tr['epochs_max']})")
+        table.add_row("time", f"{tr['time_s']:.1f} s ({tr['time_to_best_s']:.1f} s to the best epoch)")
+        table.add_row("validation", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f}")
+        table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on validation)")
+        out.print(table)
+    if result.interrupted:
+        raise typer.Exit(130)
 
 
 @command
-def evaluate() -> None:
-    """Evaluate trained classifiers on a test split or dataset."""
-    not_available("evaluate", "the classifiers issue")
+def evaluate(
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared) or a path to a trained NAME.keras.")] = "cnn",
+    data: Annotated[Optional[str], typer.Option("--data", help="'synthetic' or a folder in the paper's layout (default: the data the model was trained on). The model's test split is scored when this is its training data, every clip otherwise.", show_default=False)] = None,
+    whole: Annotated[bool, typer.Option("--whole", help="Score every clip of --data, not just the model's test split.")] = False,
+    roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot) and confusion_MODEL.png to --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the --roc figures.")] = Path("."),
+) -> None:
+    """Evaluate trained classifiers: accuracy, per-class precision/recall/F1, confusion matrix, kappa, ROC AUC.
+
+    Good-vs-rest (positive class: good, score: P(good)): ROC AUC, Youden's point on these clips, and the
+    sensitivity/specificity at the threshold the model picked on its validation split.
+    """
+    from squatcli import evaluation, metrics
+
+    with progress_bar("reading clips") as report:
+        results = evaluation.evaluate_models(evaluation.model_names(model), data, whole=whole, progress=report)
+    figures = []
+    if roc:
+        from squatcli import plots
+
+        figures.append(plots.roc_figure({r.name: r.report for r in results}, out_dir / "roc.png"))
+        for r in results:
+            title = f"{r.name}: {r.scope} ({r.report.n} clips), accuracy {r.report.accuracy:.3f}"
+            figures.append(plots.confusion_figure(r.report.confusion_normalised, out_dir / f"confusion_{r.name}.png", title))
+    if as_json:
+        print_json({"models": [r.to_dict(with_roc=True) for r in results], "figures": [str(f) for f in figures],
+                    "paper_sensitivity": metrics.PAPER_SENSITIVITY})
+        return
+
+    from rich.table import Table
+
+    from squatcli.skeleton import CLASSES
+
+    def pct(x: float) -> str:
+        return "-" if x != x else f"{x:.3f}"
+
+    for r in results:
+        rep = r.report
+        title = f"{r.name} on {r.source}, {r.scope}: {rep.n} clips"
+        summary = Table(title=title, show_header=False, title_justify="left")
+        summary.add_row("accuracy (7 classes)", pct(rep.accuracy))
+        summary.add_row("Cohen's kappa", pct(rep.kappa))
+        summary.add_row("good-vs-rest ROC AUC", pct(rep.auc))
+        if rep.stored is not None:
+            summary.add_row("at the stored threshold", f"P(good) >= {rep.stored.threshold:.3f}: sensitivity {pct(rep.stored.sensitivity)}, specificity {pct(rep.stored.specificity)}")
+        if rep.youden is not None:
+            summary.add_row("Youden point on these clips", f"P(good) >= {rep.youden.threshold:.3f}: sensitivity {pct(rep.youden.sensitivity)}, specificity {pct(rep.youden.specificity)}")
+        for note in r.notes:
+            summary.add_row("note", note)
+        out.print(summary)
+        per_class = Table("class", "precision", "recall", "F1", "clips", title_justify="left")
+        for c in CLASSES:
+            m = rep.per_class[c.key]
+            per_class.add_row(c.name, pct(m["precision"]), pct(m["recall"]), pct(m["f1"]), str(m["support"]))
+        out.print(per_class)
+        short = ["".join(w[0] for w in c.key.split("_")).upper() if "_" in c.key else c.key[:2].upper() for c in CLASSES]
+        cm = Table("true \\ predicted", *short, title="confusion matrix, rows normalised (columns: initials of the row names)", title_justify="left")
+        for k, (c, row) in enumerate(zip(CLASSES, rep.confusion_normalised)):
+            cm.add_row(f"{short[k]} {c.key}", *[f"[bold]{v:.2f}[/]" if i == k else (f"{v:.2f}" if v else ".") for i, v in enumerate(row)])
+        out.print(cm)
+    if len(results) > 1:
+        cmp = Table("model", "parameters", "accuracy", "kappa", "AUC", f"specificity @ sens {metrics.PAPER_SENSITIVITY}",
+                    "sens / spec at stored threshold", "training time", title="comparison", title_justify="left")
+        for r in results:
+            d = r.to_dict()
+            stored = f"{pct(r.report.stored.sensitivity)} / {pct(r.report.stored.specificity)}" if r.report.stored else "-"
+            t = d["training_time_s"]
+            cmp.add_row(r.name, f"{d['parameters']:,}" if d["parameters"] else "-", pct(r.report.accuracy), pct(r.report.kappa),
+                        pct(r.report.auc), pct(r.report.specificity_at_paper_sensitivity), stored,
+                        "-" if t is None else f"{t:.0f} s ({d['epochs_run']} epochs)")
+        out.print(cmp)
+    for f in figures:
+        err.print(f"wrote {f}", highlight=False)
 
 
 @command

@@ -14,6 +14,9 @@ FPS = 30  # frames per second of the dataset and of every feature sequence
 WINDOW = 300  # frames the classifiers read (10 s at 30 fps)
 N_JOINTS = 19
 N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
+# Pose model on every 3rd video frame, joints interpolated between: 2.7x the frames/s of every frame at 1.3 cm
+# median difference on a 10 s 720p squat video (bench/bench_extract.py).
+DEFAULT_STRIDE = 3
 
 JOINTS: tuple[str, ...] = (
     "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle",

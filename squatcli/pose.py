@@ -1,0 +1,288 @@
+"""Video -> 3D joints: the `PoseExtractor` interface, its MediaPipe implementation and the 33 -> 19 joint mapping.
+
+MediaPipe's `pose_world_landmarks` are 33 BlazePose landmarks in metres with the origin between the hips, x to the
+image's right, y down, z away from the camera. We turn them to y up (x, -y, -z: a rotation, so distances are
+unchanged) and map them to the dataset's 19 joints (skeleton.JOINTS). Two joints are not landmarks:
+* neck = midpoint of the shoulders;
+* head top = the ear midpoint pushed on along the neck -> ears direction by HEAD_TOP_EXTENSION of the neck-to-ears
+  distance (the vertex sits ~12 cm above the ears, about half the shoulder-to-ear height).
+Their confidence is the smaller of the landmarks they are made from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from squatcli.datasets import JointsClip
+from squatcli.errors import SquatError
+from squatcli.features import segment_lengths
+from squatcli.skeleton import DEFAULT_STRIDE, FPS, J, LIMB_SEGMENTS, N_JOINTS
+from squatcli.video import VideoInfo, clean_timestamps, probe, read_frames, resample, uniform_times
+
+MIN_PERSON_FRACTION = 0.5  # fewer frames with a person than this is an error
+MIN_DURATION_S = 1.0  # shorter clips hold less than a rep
+LONG_GAP_S = 0.5  # gaps without a person longer than this are reported (they are still interpolated)
+HEAD_TOP_EXTENSION = 0.5
+
+# BlazePose landmark index for each of the 19 joints that is a landmark (neck and head top are derived).
+BLAZEPOSE_INDEX = {
+    "r_ankle": 28, "r_knee": 26, "r_hip": 24, "l_hip": 23, "l_knee": 25, "l_ankle": 27,
+    "r_wrist": 16, "r_elbow": 14, "r_shoulder": 12, "l_shoulder": 11, "l_elbow": 13, "l_wrist": 15,
+    "nose": 0, "l_eye": 2, "r_eye": 5, "l_ear": 7, "r_ear": 8,
+}  # fmt: skip
+_DIRECT = np.array([J[n] for n in BLAZEPOSE_INDEX])
+_SOURCE = np.array(list(BLAZEPOSE_INDEX.values()))
+
+
+def blazepose_to_joints(landmarks: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(33, D) BlazePose landmarks and (33,) visibility -> (19, D) joints and (19,) confidence (see module doc)."""
+    joints = np.empty((N_JOINTS, landmarks.shape[1]))
+    conf = np.empty(N_JOINTS)
+    joints[_DIRECT], conf[_DIRECT] = landmarks[_SOURCE], visibility[_SOURCE]
+    neck = (landmarks[11] + landmarks[12]) / 2
+    ears = (landmarks[7] + landmarks[8]) / 2
+    joints[J["neck"]] = neck
+    joints[J["head_top"]] = ears + HEAD_TOP_EXTENSION * (ears - neck)
+    conf[J["neck"]] = min(visibility[11], visibility[12])
+    conf[J["head_top"]] = min(visibility[7], visibility[8])
+    return joints, conf
+
+
+@dataclass
+class PoseFrame:
+    """One frame's pose: (19, 3) joints in metres (y up), (19,) confidence, (19, 2) normalised image positions."""
+
+    joints: np.ndarray
+    confidence: np.ndarray
+    image_xy: np.ndarray
+
+
+class PoseExtractor(Protocol):
+    """Anything that turns an RGB frame into a PoseFrame (None when no person is found)."""
+
+    def __call__(self, rgb: np.ndarray) -> PoseFrame | None: ...
+
+    def close(self) -> None: ...
+
+
+class _NoTensorFlow(importlib.abc.MetaPathFinder):
+    """Makes `import tensorflow` fail while mediapipe is imported: mediapipe imports it only for a docs decorator,
+    falls back cleanly, and so starts in ~0.5 s instead of ~4 s. TensorFlow imports normally afterwards."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(name)
+        return None
+
+
+def _import_mediapipe_pose():
+    if "tensorflow" in sys.modules:  # already paid for: nothing to save
+        from mediapipe.python.solutions import pose
+        return pose
+    blocker = _NoTensorFlow()
+    sys.meta_path.insert(0, blocker)
+    try:
+        from mediapipe.python.solutions import pose
+    finally:
+        sys.meta_path.remove(blocker)
+    return pose
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Silence what native code writes to file descriptor 2 (MediaPipe's start-up log lines) for a moment."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class MediaPipePose:
+    """MediaPipe BlazePose (full model, bundled in the mediapipe 0.10.21 wheel) in video/tracking mode."""
+
+    def __init__(self, min_confidence: float = 0.5):
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        self._min_confidence = min_confidence
+        self._pose = None
+
+    def __call__(self, rgb: np.ndarray) -> PoseFrame | None:
+        if self._pose is not None:
+            result = self._pose.process(rgb)
+        else:  # the graph logs its set-up from native threads until the first result: keep that off the terminal
+            mp_pose = _import_mediapipe_pose()
+            with _native_stderr_silenced():
+                # model_complexity=1 is the only model inside the wheel; 0 and 2 would try to download theirs.
+                self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1,
+                                          min_detection_confidence=self._min_confidence,
+                                          min_tracking_confidence=self._min_confidence)  # fmt: skip
+                result = self._pose.process(rgb)
+        if result.pose_world_landmarks is None:
+            return None
+        world = np.array([(p.x, -p.y, -p.z, p.visibility) for p in result.pose_world_landmarks.landmark])
+        image = np.array([(p.x, p.y) for p in result.pose_landmarks.landmark])
+        joints, conf = blazepose_to_joints(world[:, :3], world[:, 3])
+        xy, _ = blazepose_to_joints(image, world[:, 3])
+        return PoseFrame(joints, conf, xy)
+
+    def close(self) -> None:
+        if self._pose is not None:
+            self._pose.close()
+            self._pose = None
+
+
+@dataclass
+class Extraction:
+    """The result of running pose extraction over a video, with what a user needs to trust it."""
+
+    clip: JointsClip  # joints resampled to 30 fps
+    video: VideoInfo
+    frame_times: np.ndarray  # (F,) seconds, every video frame
+    sampled: np.ndarray  # (K,) indices of the frames the pose model saw
+    found: np.ndarray  # (K,) whether a person was found in each
+    image_xy: np.ndarray  # (F, 19, 2) normalised image positions on every video frame (for annotation)
+    long_gaps: list[tuple[float, float]] = field(default_factory=list)  # (start s, end s) without a person
+    bone_variation: dict[str, float] = field(default_factory=dict)  # MAD / median per limb, better-seen side
+    bone_variation_worst: dict[str, float] = field(default_factory=dict)  # the same, worse side
+    seconds: float = 0.0  # wall time of the whole extraction
+    pose_seconds: float = 0.0  # of which in the pose model
+
+    @property
+    def person_fraction(self) -> float:
+        return float(self.found.mean())
+
+    def summary(self) -> dict:
+        """JSON-friendly facts about the extraction."""
+        return {
+            "video": str(self.video.path), "frames": len(self.frame_times), "video_fps": round(self.video.fps, 3),
+            "duration_s": round(self.clip.duration, 3), "frames_processed": len(self.sampled),
+            "frames_with_person": int(self.found.sum()), "person_fraction": round(self.person_fraction, 4),
+            "long_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.long_gaps],
+            "bone_variation": {k: round(v, 4) for k, v in self.bone_variation.items()},
+            "bone_variation_worst_side": {k: round(v, 4) for k, v in self.bone_variation_worst.items()},
+            "seconds": round(self.seconds, 3), "pose_seconds": round(self.pose_seconds, 3),
+        }  # fmt: skip
+
+
+def bone_variation(joints: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
+    """Per limb segment, MAD / median of its length across frames (0 = rigid), on the better-seen side.
+
+    A limb hidden behind the body (the far arm in a side view) has guessed positions whose length wobbles; the
+    stability of what the camera saw is what tells whether tracking is sound. `bone_variation_worst` gives both.
+    """
+    return {name: values[0] for name, values in _side_variations(joints, confidence).items()}
+
+
+def bone_variation_worst(joints: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
+    """Like bone_variation but the worse of the two sides, hidden or not."""
+    return {name: max(values) for name, values in _side_variations(joints, confidence).items()}
+
+
+def _side_variations(joints: np.ndarray, confidence: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per segment: (variation of the better-seen side, of the other side)."""
+    result = {}
+    for name, sides in LIMB_SEGMENTS.items():
+        scored = []
+        for a, b in sides:
+            lengths = segment_lengths(joints, a, b)
+            med = float(np.median(lengths))
+            variation = float(np.median(np.abs(lengths - med)) / med) if med > 0 else float("inf")
+            seen = float(np.minimum(confidence[:, J[a]], confidence[:, J[b]]).mean())
+            scored.append((seen, variation))
+        scored.sort(reverse=True)
+        result[name] = (scored[0][1], scored[1][1])
+    return result
+
+
+def find_gaps(times: np.ndarray, found: np.ndarray, min_seconds: float) -> list[tuple[float, float]]:
+    """Spans (start, end) in seconds of consecutive samples without a person lasting at least min_seconds."""
+    gaps, start = [], None
+    for k, ok in enumerate(np.append(found, True)):
+        if not ok and start is None:
+            start = k
+        elif ok and start is not None:
+            t0 = times[start - 1] if start > 0 else times[0]
+            t1 = times[k] if k < len(times) else times[-1]
+            if t1 - t0 >= min_seconds:
+                gaps.append((float(t0), float(t1)))
+            start = None
+    return gaps
+
+
+def extract_video(
+    path: str | Path,
+    stride: int = DEFAULT_STRIDE,
+    extractor: PoseExtractor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Extraction:
+    """Video -> 19 joints per frame at 30 fps, running the pose model on every `stride`-th frame.
+
+    Joints between the sampled frames, in gaps without a person, and at the 30 fps grid are linear interpolations
+    in time; frames are streamed so memory does not grow with the video's length.
+    """
+    if stride < 1:
+        raise ValueError("stride must be >= 1")
+    start = time.perf_counter()
+    info = probe(path)
+    own = extractor is None
+    extractor = extractor or MediaPipePose()
+    stamps, sampled, poses = [], [], []
+    pose_seconds = 0.0
+    try:
+        for index, stamp, rgb in read_frames(info.path, stride):
+            stamps.append(stamp)
+            if rgb is not None:
+                t = time.perf_counter()
+                poses.append(extractor(rgb))
+                pose_seconds += time.perf_counter() - t
+                sampled.append(index)
+            if progress:
+                progress(index + 1, max(info.frame_count, index + 1))
+    finally:
+        if own:
+            extractor.close()
+    frame_times = clean_timestamps(np.array(stamps), info.fps)
+    duration = len(frame_times) / info.fps
+    if duration < MIN_DURATION_S:
+        raise SquatError(f"clip is {duration:.2f} s long; at least {MIN_DURATION_S:.0f} s (one rep) is needed", info.path)
+    sampled_arr = np.array(sampled)
+    found = np.array([p is not None for p in poses])
+    if found.mean() < MIN_PERSON_FRACTION:
+        raise SquatError(f"a person was found in only {found.sum()} of {len(found)} analysed frames "
+                         f"({found.mean():.0%}); at least {MIN_PERSON_FRACTION:.0%} is needed", info.path)  # fmt: skip
+    nan = np.full((N_JOINTS, 3), np.nan)
+    joints = np.stack([p.joints if p else nan for p in poses])
+    conf = np.stack([p.confidence if p else np.zeros(N_JOINTS) for p in poses])
+    xy = np.stack([p.image_xy if p else nan[:, :2] for p in poses])
+    t_sampled = frame_times[sampled_arr]
+    grid = uniform_times(frame_times[-1], FPS)
+    joints30 = resample(t_sampled, joints, grid).astype(np.float32)
+    conf30 = resample(t_sampled, conf, grid).astype(np.float32)
+    return Extraction(
+        clip=JointsClip(joints30, float(FPS), conf30),
+        video=info,
+        frame_times=frame_times,
+        sampled=sampled_arr,
+        found=found,
+        image_xy=resample(t_sampled, xy, frame_times).astype(np.float32),
+        long_gaps=find_gaps(t_sampled, found, LONG_GAP_S),
+        bone_variation=bone_variation(joints[found], conf[found]),
+        bone_variation_worst=bone_variation_worst(joints[found], conf[found]),
+        seconds=time.perf_counter() - start,
+        pose_seconds=pose_seconds,
+    )

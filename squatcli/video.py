@@ -1,0 +1,113 @@
+"""Reading video frames and their timestamps with OpenCV, and resampling tracks to 30 fps.
+
+Timestamps come from the container (CAP_PROP_POS_MSEC) when they increase strictly, so variable-frame-rate phone
+videos keep their real timing; otherwise they are frame index / nominal fps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from squatcli.errors import SquatError
+from squatcli.skeleton import FPS
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
+
+
+@dataclass
+class VideoInfo:
+    """What the container says about a video (frame count and fps may be estimates)."""
+
+    path: Path
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Open a video and read its header; SquatError if it is missing or OpenCV cannot open it."""
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise SquatError("no such file", path)
+    if path.is_dir():
+        raise SquatError("is a folder, not a video", path)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise SquatError("not a video OpenCV can open (unknown format or corrupt file)", path)
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        return VideoInfo(
+            path=path,
+            fps=float(fps) if fps and np.isfinite(fps) and 1 <= fps <= 1000 else float(FPS),
+            frame_count=int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
+            width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        cap.release()
+
+
+def read_frames(path: str | Path, stride: int = 1) -> Iterator[tuple[int, float, np.ndarray | None]]:
+    """Yield (frame index, container timestamp in s, RGB frame or None) for every frame of the video.
+
+    Only every `stride`-th frame is decoded to pixels (the others are grabbed, which is cheap), so the caller
+    can run the pose model on a subset while still seeing every frame's timestamp. Frames are streamed: memory
+    stays flat however long the video is.
+    """
+    import cv2
+
+    info = probe(path)
+    cap = cv2.VideoCapture(str(info.path))
+    try:
+        index = 0
+        while True:
+            if index % stride == 0:
+                ok, frame = cap.read()
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
+            else:
+                ok, rgb = cap.grab(), None
+            if not ok:
+                break
+            yield index, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, rgb
+            index += 1
+    finally:
+        cap.release()
+    if index == 0:
+        raise SquatError("no frame could be decoded (corrupt or unsupported video)", info.path)
+
+
+def clean_timestamps(stamps: np.ndarray, fps: float) -> np.ndarray:
+    """Container timestamps if they increase strictly, else index / fps; shifted to start at 0."""
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if len(stamps) > 1 and np.all(np.diff(stamps) > 0) and np.all(np.isfinite(stamps)):
+        return stamps - stamps[0]
+    return np.arange(len(stamps)) / fps
+
+
+def resample(times: np.ndarray, values: np.ndarray, new_times: np.ndarray) -> np.ndarray:
+    """Linearly interpolate a track (K, ...) sampled at `times` onto `new_times`, holding the end values.
+
+    Rows of `values` that contain NaN (no person) are ignored, so short gaps are bridged by interpolation.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(len(values), -1)
+    valid = np.all(np.isfinite(flat), axis=1)
+    if valid.sum() == 0:
+        raise ValueError("no valid samples to resample")
+    t, v = np.asarray(times)[valid], flat[valid]
+    out = np.empty((len(new_times), flat.shape[1]))
+    for c in range(flat.shape[1]):
+        out[:, c] = np.interp(new_times, t, v[:, c])
+    return out.reshape((len(new_times),) + values.shape[1:])
+
+
+def uniform_times(duration: float, fps: float = FPS) -> np.ndarray:
+    """Sample times 0, 1/fps, ... covering [0, duration]."""
+    return np.arange(int(np.floor(duration * fps + 1e-6)) + 1) / fps

@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from squatcli.cli import app
+from squatcli.datasets import read_joints_npz
+
+from conftest import write_video
+
+runner = CliRunner()
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    code = "import sys, squatcli.cli; print(sorted(m for m in ('tensorflow', 'mediapipe', 'cv2', 'keras') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "squatcli.cli", "--help"], capture_output=True, text=True)
+        times.append(time.perf_counter() - t)
+        assert done.returncode == 0
+    assert sorted(times)[1] < 1.0, times
+    for name in ("assess", "train", "evaluate", "extract", "synth"):
+        assert name in done.stdout
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.mp4", "no such file"),
+        (lambda d: (d / "notes.mp4").write_text("hello") and d / "notes.mp4", "not a video OpenCV can open"),
+        (lambda d: d, "is a folder, not a video"),
+        (lambda d: write_video(d / "short.mp4", 15), r"clip is 0.50 s long"),
+    ],
+)
+def test_extract_errors_are_one_line_with_exit_1(tmp_path, make, message):
+    target = make(tmp_path)
+    out = tmp_path / "out.npz"
+    code, stdout, stderr = run("extract", target, "-o", out)
+    assert code == 1
+    assert stderr.strip().startswith("error: ") and str(target) in stderr and len(stderr.strip().splitlines()) == 1
+    assert __import__("re").search(message, stderr)
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists()
+
+
+def test_extract_usage_errors_exit_2(tmp_path):
+    assert run("extract", tmp_path / "x.mp4", "-o", tmp_path / "x.txt")[0] == 2
+    assert run("extract", tmp_path / "x.mp4", "--stride", "0")[0] == 2
+    assert run("extract")[0] == 2
+
+
+@pytest.mark.slow
+def test_extract_with_no_person_leaves_no_file(tmp_path):
+    video = write_video(tmp_path / "blank.mp4", 45, value=lambda i: 90)
+    out = tmp_path / "blank.npz"
+    code, _, stderr = run("extract", video, "-o", out)
+    assert code == 1 and "person was found in only 0 of 15 analysed frames" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mp4"]
+
+
+@pytest.mark.slow
+def test_extract_real_video_writes_joints_and_json_summary(shared_video, tmp_path):
+    video = shared_video("front_bodyweight_good.mp4")
+    out = tmp_path / "front.npz"
+    code, stdout, stderr = run("extract", video, "-o", out, "--json")
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["frames"] == 140 and summary["frames_processed"] == 47 and summary["stride"] == 3
+    assert summary["person_fraction"] >= 0.95 and summary["output"] == str(out)
+    assert set(summary["bone_variation"]) == {"shank", "thigh", "upper arm", "forearm"}
+    clip = read_joints_npz(out)
+    assert clip.joints.shape == (140, 19, 3) and clip.fps == 30 and clip.confidence.shape == (140, 19)
+    assert np.isfinite(clip.joints).all()
+
+
+def test_real_console_script_has_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "squatcli.cli", "extract", str(tmp_path / "nope.mov")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == f"error: {tmp_path / 'nope.mov'}: no such file"

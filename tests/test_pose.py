@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+
+from squatcli import pose as P
+from squatcli.errors import SquatError
+from squatcli.skeleton import J
+
+from conftest import frame_index, squat_joints, write_video
+
+
+class FakeExtractor:
+    """Reads the frame index that write_video encoded and returns a known trajectory's pose for it."""
+
+    def __init__(self, trajectory, missing=()):
+        self.trajectory, self.missing, self.calls = trajectory, set(missing), []
+
+    def __call__(self, rgb):
+        i = frame_index(rgb)
+        self.calls.append(i)
+        if i in self.missing:
+            return None
+        xy = self.trajectory[i, :, :2]
+        return P.PoseFrame(self.trajectory[i], np.ones(19), xy)
+
+    def close(self):
+        pass
+
+
+def test_blazepose_mapping_and_derived_joints():
+    landmarks = np.arange(33 * 3, dtype=float).reshape(33, 3)
+    vis = np.linspace(0, 1, 33)
+    joints, conf = P.blazepose_to_joints(landmarks, vis)
+    assert joints.shape == (19, 3) and conf.shape == (19,)
+    np.testing.assert_array_equal(joints[J["r_ankle"]], landmarks[28])
+    np.testing.assert_array_equal(joints[J["l_wrist"]], landmarks[15])
+    np.testing.assert_array_equal(joints[J["nose"]], landmarks[0])
+    np.testing.assert_array_equal(joints[J["r_ear"]], landmarks[8])
+    neck = (landmarks[11] + landmarks[12]) / 2
+    ears = (landmarks[7] + landmarks[8]) / 2
+    np.testing.assert_allclose(joints[J["neck"]], neck)
+    np.testing.assert_allclose(joints[J["head_top"]], ears + 0.5 * (ears - neck))
+    assert conf[J["neck"]] == vis[11] and conf[J["head_top"]] == vis[7]
+
+
+def test_stride_interpolates_between_sampled_frames(tmp_path):
+    traj = squat_joints(frames=120, reps=2, seed=1)
+    video = write_video(tmp_path / "v.mp4", 120)
+    every = P.extract_video(video, stride=1, extractor=FakeExtractor(traj))
+    fake = FakeExtractor(traj)
+    third = P.extract_video(video, stride=3, extractor=fake)
+    assert fake.calls == list(range(0, 120, 3))  # the model saw every third frame only
+    assert every.clip.joints.shape == (120, 19, 3) and every.clip.fps == 30.0
+    np.testing.assert_allclose(every.clip.joints, traj, atol=1e-5)
+    err = np.linalg.norm(third.clip.joints - traj, axis=-1)
+    assert np.median(err) < 0.01 and err.max() < 0.05  # interpolation over 0.1 s of a squat is within cm
+    assert third.person_fraction == 1.0 and third.long_gaps == []
+
+
+def test_frame_rate_is_resampled_to_30_fps(tmp_path):
+    traj60 = squat_joints(frames=120, fps=60, reps=2, seed=2)  # 2 s at 60 fps
+    video = write_video(tmp_path / "v60.mp4", 120, fps=60)
+    result = P.extract_video(video, stride=1, extractor=FakeExtractor(traj60))
+    assert result.video.fps == 60 and len(result.frame_times) == 120
+    assert len(result.clip.joints) == 60  # 119/60 s -> 0..1.983 s at 30 fps
+    np.testing.assert_allclose(result.clip.joints, traj60[::2][:60], atol=1e-5)
+
+
+def test_short_gaps_are_interpolated_and_long_gaps_reported(tmp_path):
+    traj = squat_joints(frames=120, reps=2, seed=3)
+    video = write_video(tmp_path / "v.mp4", 120)
+    missing = set(range(10, 14)) | set(range(60, 90))  # 0.13 s and 1 s without a person
+    result = P.extract_video(video, stride=1, extractor=FakeExtractor(traj, missing))
+    assert not np.isnan(result.clip.joints).any()
+    assert result.found.sum() == 120 - len(missing)
+    assert result.long_gaps == [pytest.approx((59 / 30, 90 / 30))]
+    assert np.linalg.norm(result.clip.joints[10:14] - traj[10:14], axis=-1).max() < 0.02
+
+
+def test_too_few_frames_with_a_person_is_an_error(tmp_path):
+    traj = squat_joints(frames=60, seed=4)
+    video = write_video(tmp_path / "v.mp4", 60)
+    with pytest.raises(SquatError, match=r"person was found in only 20 of 60 analysed frames \(33%\)") as e:
+        P.extract_video(video, stride=1, extractor=FakeExtractor(traj, missing=range(20, 60)))
+    assert str(e.value).startswith(str(video))
+
+
+def test_clip_under_one_second_is_an_error(tmp_path):
+    video = write_video(tmp_path / "short.mp4", 20)
+    with pytest.raises(SquatError, match=r"clip is 0.67 s long; at least 1 s"):
+        P.extract_video(video, stride=1, extractor=FakeExtractor(squat_joints(frames=20)))
+
+
+def test_missing_not_a_video_and_corrupt_files(tmp_path):
+    with pytest.raises(SquatError, match="no such file"):
+        P.extract_video(tmp_path / "nope.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video")
+    with pytest.raises(SquatError, match="not a video OpenCV can open"):
+        P.extract_video(text)
+    good = write_video(tmp_path / "good.mp4", 60)
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])  # cut before the index
+    with pytest.raises(SquatError, match="not a video OpenCV can open|no frame could be decoded"):
+        P.extract_video(corrupt)
+
+
+def test_bone_variation_prefers_the_better_seen_side():
+    rng = np.random.default_rng(0)
+    joints = np.repeat(squat_joints(frames=1)[0][None], 100, axis=0).copy()
+    joints[:, J["l_wrist"]] += rng.normal(scale=0.08, size=(100, 3))  # a hidden, wobbling left forearm
+    conf = np.ones((100, 19))
+    conf[:, J["l_wrist"]] = 0.1
+    seen, worst = P.bone_variation(joints, conf), P.bone_variation_worst(joints, conf)
+    assert seen["forearm"] == pytest.approx(0.0, abs=1e-9) and worst["forearm"] > 0.1
+    assert seen["shank"] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_mediapipe_finds_nobody_in_blank_frames(tmp_path):
+    video = write_video(tmp_path / "blank.mp4", 40, value=lambda i: 128)
+    with pytest.raises(SquatError, match="person was found in only 0 of"):
+        P.extract_video(video, stride=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["front_bodyweight_good.mp4", "back_barbell_correct.mp4", "side_bodyweight_incorrect.mp4"])
+def test_real_videos_person_found_and_bones_stable(shared_video, name):
+    result = P.extract_video(shared_video(name))
+    assert result.person_fraction >= 0.95
+    assert max(result.bone_variation.values()) < 0.10, result.bone_variation
+    assert result.clip.fps == 30 and abs(result.clip.duration - len(result.frame_times) / 30) < 0.05
+    joints = result.clip.joints
+    thigh = np.median(np.linalg.norm(joints[:, J["r_knee"]] - joints[:, J["r_hip"]], axis=-1))
+    assert 0.3 < thigh < 0.6  # metres: a human thigh
+    assert result.image_xy.shape == (len(result.frame_times), 19, 2)
