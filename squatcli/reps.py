@@ -1,0 +1,459 @@
+"""Reps and per-rep measurements from 3D joints: what explains a verdict, not a second classifier.
+
+Input is a (T, 19, 3) joint sequence in metres at `fps` frames per second. The clip may be in a camera-ish
+frame (tilted, any yaw) and noisy (MediaPipe), so nothing here trusts the y axis:
+
+1. `estimate_up`: the body's vertical. In the most extended frames (largest ankle-midpoint -> neck distance,
+   i.e. standing), the direction from the ankle midpoint to the midpoint of hip-midpoint and neck, averaged as
+   unit vectors. Standing balance keeps the body's centre of mass over the feet, and that midpoint is a cheap
+   stand-in for it: when a rep never quite reaches upright, hips behind and shoulders ahead of the ankles
+   roughly cancel. (The direction of largest hip motion is not used: hips travel back as well as down, 15-30°
+   off vertical.) Accurate to a few degrees; everything downstream is rotation-equivariant.
+2. `segment_reps`: hip-midpoint height above the ankle midpoint along `up`, divided by leg length (median
+   thigh + shank), median-filtered and lightly smoothed. A zig-zag filter finds alternating peaks and troughs
+   at least `MIN_EXCURSION` (10 % of leg length, about 9 cm) apart; each trough is a rep's bottom, the peaks
+   around it its standing phases. Peaks that climb less than half-way back to standing are bounces inside one
+   rep and are merged. A rep starts where the descent leaves its standing level and ends where the ascent
+   reaches its next one (within 10 % of the excursion), so pauses at the top or bottom don't shift it. Reps
+   touching the clip's start or end without a standing phase there are `partial` (counted apart). Complete
+   reps shorter than `MIN_REP_S` are dropped as tracking glitches.
+3. `measure_reps`: per rep, from smoothed per-frame signals: depth (lowest hip-midpoint minus knee-midpoint
+   height along `up`, in thigh lengths and cm), minimum hip-knee-ankle angle, knee / ankle distance across
+   `up` (median over the bottom phase), maximum trunk lean (hip-midpoint -> neck against `up`) and maximum
+   neck extension (`head_angle`). Each is checked against `RANGES`; out of range gives the range's cue. A
+   partial rep whose bottom lies at the clip's edge gets measurements but no cues (its bottom may be unseen).
+
+Known limits: MediaPipe's depth axis is its noisiest, so a trunk lean towards the camera (front view) reads
+low and knee width seen from the side is a guess (pass `confidence` to drop it); knee bends shallower than
+~130° are not counted as reps.
+
+The ranges are coaching heuristics (common strength-coaching guidance for a bodyweight / high-bar back squat),
+not clinical norms; the cues reuse the form classes' cues from `skeleton.CLASSES`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from squatcli.skeleton import CLASSES, FPS, J, N_JOINTS
+
+MIN_EXCURSION = 0.10  # hip drop / leg length making a rep: knees to ~120° drop 12-18 %, to 140° only 6-8 %
+MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s)
+MERGE_RETURN = 0.5  # a peak must climb this fraction of the way back to standing to separate two reps
+EDGE_RETURN = 0.9  # a rep edge at the clip's start/end counts as standing when it recovers this fraction
+LEVEL_BAND = 0.1  # start/end: where the hip is within this fraction of the excursion of its standing level
+BOTTOM_BAND = 0.1  # bottom phase: frames within this fraction of the excursion of the lowest hip height
+SMOOTH_S = 0.06  # Gaussian smoothing (standard deviation, seconds) of every per-frame signal
+MEDIAN_FRAMES = 5  # median filter on the hip-height signal against single-frame tracking spikes
+UPRIGHT_FRACTION = 0.15  # fraction of most extended frames that estimate `up`
+STAND_PRIOR = 0.9  # hip height / leg length of someone standing is never below this (legs ~straight)
+MIN_CONFIDENCE = 0.5  # joints with lower median confidence over a rep count as hidden (see measure_reps)
+EDGE_S = 0.1  # a partial rep whose bottom is this close to a clip edge may not show its true bottom: no cues
+
+NOTE = (
+    "Measured from the 3D joints to explain the verdict; these are measurements against documented coaching "
+    "ranges, not a second classifier."
+)
+
+
+@dataclass(frozen=True)
+class Range:
+    """One measurement's acceptable range (None = unbounded) and the cue shown when a rep falls outside it."""
+
+    metric: str
+    low: float | None
+    high: float | None
+    unit: str
+    cue: str
+    why: str
+
+
+def _cue(key: str) -> str:
+    return next(c.cue for c in CLASSES if c.key == key)
+
+
+# The documented ranges. Heuristics from common coaching guidance, stated so they can be argued with:
+RANGES: tuple[Range, ...] = (
+    Range("depth", None, 0.25, "thigh lengths", _cue("shallow"),
+          "about parallel: the hip joint centre no more than a quarter thigh (~10 cm) above the knee centre; "
+          "the joint centres sit a few cm from the skin marks of the 'hip crease below the knee top' rule, "
+          "and pose noise adds a few cm"),
+    Range("min_knee_angle", None, 100.0, "degrees", _cue("shallow"),
+          "a parallel squat bends the knee to ~55-70° (hip-knee-ankle); above ~100° is a half squat or less"),
+    Range("knee_ankle_width_ratio", 0.85, None, "ratio", _cue("knees_in"),
+          "knees should track over the toes, about as wide as the ankles or wider; below 0.85 they cave in "
+          "(a good wide-stance squat measured ~0.9 on a real clip, so the margin is for pose noise)"),
+    Range("max_trunk_lean", None, 50.0, "degrees", _cue("back_round"),
+          "torso within ~45-50° of vertical for a bodyweight or high-bar squat; more folds the chest "
+          "forward"),
+    Range("head_angle", None, 25.0, "degrees", _cue("head_up"),
+          "neck extended more than ~25° against the trunk line: looking up instead of keeping the neck "
+          "neutral (neutral read 0-10° on real clips)"),
+)  # fmt: skip
+RANGE_BY_METRIC = {r.metric: r for r in RANGES}
+
+
+@dataclass(frozen=True)
+class Rep:
+    """A rep: descent's first frame, lowest frame, ascent's last frame; partial if the clip cuts it."""
+
+    start: int
+    bottom: int
+    end: int
+    partial: bool = False
+
+
+@dataclass
+class RepMeasurement:
+    """Measurements of one rep (see `measure_reps`); None where a quantity is undefined."""
+
+    rep: Rep
+    depth: float | None  # (hip - knee height) / thigh length at the deepest point; < 0 = hips below knees
+    depth_cm: float | None  # the same in centimetres
+    min_knee_angle: float | None  # degrees, hip-knee-ankle, mean of both legs; 180 = straight
+    knee_ankle_width_ratio: float | None  # knee distance / ankle distance across `up`, bottom phase median
+    max_trunk_lean: float | None  # degrees between hip-midpoint -> neck and up, maximum over the rep
+    head_angle: float | None  # degrees of neck extension against the trunk line, maximum over the rep; up > 0
+    cues: list[str] = field(default_factory=list)
+    out_of_range: list[str] = field(default_factory=list)
+
+    def to_dict(self, fps: float = FPS) -> dict:
+        r = self.rep
+        return {
+            "start": r.start, "bottom": r.bottom, "end": r.end, "partial": r.partial,
+            "start_s": round(r.start / fps, 3), "end_s": round(r.end / fps, 3),
+            "depth": _clean(self.depth, 3), "depth_cm": _clean(self.depth_cm, 1),
+            "min_knee_angle": _clean(self.min_knee_angle, 1),
+            "knee_ankle_width_ratio": _clean(self.knee_ankle_width_ratio, 3),
+            "max_trunk_lean": _clean(self.max_trunk_lean, 1), "head_angle": _clean(self.head_angle, 1),
+            "out_of_range": list(self.out_of_range), "cues": list(self.cues),
+        }  # fmt: skip
+
+
+@dataclass
+class RepReport:
+    """All reps of a clip with their measurements: `count` complete reps plus `partial_count` cut ones."""
+
+    reps: list[RepMeasurement]
+    up: np.ndarray
+    fps: float = FPS
+
+    @property
+    def count(self) -> int:
+        return sum(not m.rep.partial for m in self.reps)
+
+    @property
+    def partial_count(self) -> int:
+        return sum(m.rep.partial for m in self.reps)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly (plain floats, ints, lists; None instead of NaN)."""
+        return {
+            "note": NOTE,
+            "count": self.count,
+            "partial_count": self.partial_count,
+            "up": [round(float(v), 4) for v in self.up],
+            "ranges": [
+                {"metric": r.metric, "low": r.low, "high": r.high, "unit": r.unit, "cue": r.cue, "why": r.why}
+                for r in RANGES
+            ],
+            "reps": [m.to_dict(self.fps) for m in self.reps],
+        }
+
+
+# ---- the body's vertical -----------------------------------------------------------------------------------
+
+
+def estimate_up(joints: np.ndarray) -> np.ndarray:
+    """(T, 19, 3) joints -> (3,) unit vector of the body's vertical (see the module doc for the method)."""
+    joints = _check(joints)
+    ankle = _mid(joints, "l_ankle", "r_ankle")
+    neck = joints[:, J["neck"]]
+    centre = 0.5 * (_mid(joints, "l_hip", "r_hip") + neck)
+    extension = np.linalg.norm(neck - ankle, axis=-1)
+    n_top = max(1, math.ceil(UPRIGHT_FRACTION * len(joints)))
+    upright = np.argsort(extension)[-n_top:]
+    up = _unit(_unit(centre[upright] - ankle[upright]).mean(axis=0))
+    if not np.all(np.isfinite(up)):
+        raise ValueError("cannot estimate the vertical: ankles, hips and neck coincide")
+    return up
+
+
+# ---- reps --------------------------------------------------------------------------------------------------
+
+
+def hip_height(joints: np.ndarray, up: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """(T,) hip-midpoint height above the ankle midpoint along `up`, in leg lengths, filtered and smoothed."""
+    joints = _check(joints)
+    per_side = [_length(joints, f"{s}_hip", f"{s}_knee") + _length(joints, f"{s}_knee", f"{s}_ankle")
+                for s in "lr"]
+    leg = np.median(0.5 * (per_side[0] + per_side[1]))
+    h = (_mid(joints, "l_hip", "r_hip") - _mid(joints, "l_ankle", "r_ankle")) @ up / max(float(leg), 1e-9)
+    return _smooth(_median_filter(h, MEDIAN_FRAMES), SMOOTH_S * fps)
+
+
+def segment_reps(joints: np.ndarray, fps: float = FPS, up: np.ndarray | None = None) -> list[Rep]:
+    """Reps (standing -> bottom -> standing) from the hip-height signal; see the module doc for the rules."""
+    up = estimate_up(joints) if up is None else up
+    return _reps_from_height(hip_height(joints, up, fps), fps)
+
+
+def _reps_from_height(s: np.ndarray, fps: float) -> list[Rep]:
+    stand = _standing_level(s)
+    points = _merge_bounces(_zigzag(s, MIN_EXCURSION), s, stand)
+    reps = []
+    for k, (bottom, kind) in enumerate(points):
+        if kind != "t":
+            continue
+        left = points[k - 1][0] if k > 0 else None
+        right = points[k + 1][0] if k + 1 < len(points) else None
+        rep = _bounded_rep(s, bottom, left, right, stand, edges=(k - 1 == 0, k + 1 == len(points) - 1))
+        if rep.partial or rep.end - rep.start >= MIN_REP_S * fps:
+            reps.append(rep)
+    return reps
+
+
+def _zigzag(s: np.ndarray, delta: float) -> list[tuple[int, str]]:
+    """Alternating peaks ("p") and troughs ("t") of s, each at least `delta` from its neighbours."""
+    points: list[tuple[int, str]] = []
+    hi = lo = 0
+    trend = 0  # +1 rising towards a peak, -1 falling towards a trough, 0 not yet known
+    for i in range(1, len(s)):
+        hi = i if s[i] > s[hi] else hi
+        lo = i if s[i] < s[lo] else lo
+        if trend >= 0 and s[hi] - s[i] >= delta:
+            points.append((hi, "p"))
+            trend, lo = -1, i
+        elif trend <= 0 and s[i] - s[lo] >= delta:
+            points.append((lo, "t"))
+            trend, hi = 1, i
+    if trend == 1:
+        points.append((hi, "p"))  # already >= delta above the last trough
+    elif trend == -1:
+        points.append((lo, "t"))  # already >= delta below the last peak
+    return points
+
+
+def _standing_level(s: np.ndarray) -> float:
+    """Hip height standing: the clip's 95th percentile, but at least STAND_PRIOR (legs nearly straight)."""
+    return max(float(np.percentile(s, 95)), STAND_PRIOR)
+
+
+def _merge_bounces(points: list[tuple[int, str]], s: np.ndarray, stand: float) -> list[tuple[int, str]]:
+    """Drop interior peaks that climb less than MERGE_RETURN back to standing, keeping the lower trough."""
+    points = list(points)
+    k = 1
+    while k + 1 < len(points):
+        (t0, kind), (p, _), (t1, _) = points[k - 1], points[k], points[k + 1]
+        low = min(s[t0], s[t1])
+        if kind == "t" and s[p] - low < MERGE_RETURN * (stand - low):
+            points[k - 1 : k + 2] = [(t0 if s[t0] <= s[t1] else t1, "t")]  # look at the next peak at k
+        else:
+            k += 1
+    return points
+
+
+def _bounded_rep(
+    s: np.ndarray, bottom: int, left: int | None, right: int | None, stand: float, edges: tuple[bool, bool]
+) -> Rep:
+    """The rep around trough `bottom` between peaks `left` and `right` (None = the clip edge).
+
+    `edges` says whether each peak is the clip's first / last turning point: such a peak may just be where the
+    clip was cut, so unless it recovers EDGE_RETURN of the way to standing the rep is partial and runs to the
+    clip's edge.
+    """
+    low = s[bottom]
+    stood = low + EDGE_RETURN * (stand - low)
+    partial = False
+    if left is None:
+        start, partial = 0, True
+    else:
+        level = s[left] - LEVEL_BAND * (s[left] - low)
+        start = left + int(np.flatnonzero(s[left : bottom + 1] >= level)[-1])
+        if edges[0] and s[left] < stood:
+            start, partial = 0, True
+    if right is None:
+        end, partial = len(s) - 1, True
+    else:
+        level = s[right] - LEVEL_BAND * (s[right] - low)
+        end = bottom + int(np.flatnonzero(s[bottom : right + 1] >= level)[0])
+        if edges[1] and s[right] < stood:
+            end, partial = len(s) - 1, True
+    return Rep(int(start), int(bottom), int(end), bool(partial))
+
+
+# ---- measurements ------------------------------------------------------------------------------------------
+
+
+def measure_reps(joints: np.ndarray, fps: float = FPS, confidence: np.ndarray | None = None) -> RepReport:
+    """(T, 19, 3) joints in metres -> reps and their measurements with cues: what `squat assess` reports.
+
+    `confidence` (T, 19) in [0, 1], when given (MediaPipe visibility), drops measurements whose joints are
+    mostly hidden: the knee/ankle width ratio when a knee or ankle has median confidence under MIN_CONFIDENCE
+    over the rep (in a side view the far leg is occluded and its depth is a guess), and the knee angle of a
+    hidden leg.
+    """
+    joints = _check(joints)
+    up = estimate_up(joints)
+    s = hip_height(joints, up, fps)
+    signals = _signals(joints, up, fps)
+    thigh = float(np.median(0.5 * (_length(joints, "l_hip", "l_knee") + _length(joints, "r_hip", "r_knee"))))
+    conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
+    if conf is not None and conf.shape != joints.shape[:2]:
+        raise ValueError(f"confidence must have shape {joints.shape[:2]}, got {conf.shape}")
+    edge = max(1, round(EDGE_S * fps))
+    out = []
+    for rep in _reps_from_height(s, fps):
+        m = _measure(rep, s, signals, thigh, conf)
+        seen = not rep.partial or edge <= rep.bottom <= len(s) - 1 - edge
+        m.out_of_range, m.cues = _judge(m) if seen else ([], [])
+        out.append(m)
+    return RepReport(out, up, float(fps))
+
+
+def _signals(joints: np.ndarray, up: np.ndarray, fps: float) -> dict[str, np.ndarray]:
+    """Smoothed per-frame signals every rep measurement is read from."""
+    hip, knee = _mid(joints, "l_hip", "r_hip"), _mid(joints, "l_knee", "r_knee")
+    neck = joints[:, J["neck"]]
+    raw = {
+        "depth_m": (hip - knee) @ up,
+        "l_knee_angle": _angle(joints, "l_hip", "l_knee", "l_ankle"),
+        "r_knee_angle": _angle(joints, "r_hip", "r_knee", "r_ankle"),
+        "width_ratio": _ratio(_across(joints[:, J["l_knee"]] - joints[:, J["r_knee"]], up),
+                              _across(joints[:, J["l_ankle"]] - joints[:, J["r_ankle"]], up)),
+        "trunk_lean": np.degrees(np.arccos(np.clip(_unit(neck - hip) @ up, -1, 1))),
+        "head_angle": head_angle(joints),
+    }  # fmt: skip
+    return {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
+
+
+def head_angle(joints: np.ndarray) -> np.ndarray:
+    """(T,) neck flexion/extension in degrees: the neck -> ear-midpoint line against the trunk line.
+
+    Positive = extended (head tilted back, looking up), negative = flexed (chin down), 0 = ears in line with
+    hip-midpoint -> neck (ears over the shoulders, the textbook neutral posture). The sign comes from the face
+    direction (ear midpoint -> nose, across the trunk): ears behind the trunk line mean extension.
+    Why not the face's own pitch (ears -> eyes/nose)? On real MediaPipe clips its neutral reading moved by
+    ~30° with the camera view (the face landmarks' depth is poorly estimated), while neck -> ears read 0-10°
+    standing in front, back and side views. Not seen: a pure nod about the ears, which barely moves them.
+    """
+    hip, neck, ears = _mid(joints, "l_hip", "r_hip"), joints[:, J["neck"]], _mid(joints, "l_ear", "r_ear")
+    trunk = _unit(neck - hip)
+    head = ears - neck
+    face = joints[:, J["nose"]] - ears
+    forward = _unit(face - (face * trunk).sum(-1, keepdims=True) * trunk)
+    return np.degrees(np.arctan2(-(head * forward).sum(-1), (head * trunk).sum(-1)))
+
+
+def _measure(
+    rep: Rep, s: np.ndarray, sig: dict[str, np.ndarray], thigh: float, conf: np.ndarray | None
+) -> RepMeasurement:
+    """One rep's measurements: extremes over the rep, the width ratio over its bottom phase."""
+    span = slice(rep.start, rep.end + 1)
+    top = max(s[rep.start], s[rep.end])
+    band = np.arange(rep.start, rep.end + 1)[s[span] <= s[rep.bottom] + BOTTOM_BAND * (top - s[rep.bottom])]
+    depth_m = float(sig["depth_m"][span].min())
+    legs = [side for side in "lr" if _visible(conf, span, f"{side}_hip", f"{side}_knee", f"{side}_ankle")]
+    knee_angle = np.mean([sig[f"{side}_knee_angle"][span] for side in legs or "lr"], axis=0)
+    width = None
+    if _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle"):
+        width = float(np.median(sig["width_ratio"][band]))
+    return RepMeasurement(
+        rep=rep,
+        depth=depth_m / thigh if thigh > 0 else None,
+        depth_cm=100.0 * depth_m,
+        min_knee_angle=float(knee_angle.min()),
+        knee_ankle_width_ratio=width,
+        max_trunk_lean=float(sig["trunk_lean"][span].max()),
+        head_angle=float(sig["head_angle"][span].max()),
+    )
+
+
+def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
+    """Whether every named joint has median confidence >= MIN_CONFIDENCE over `span` (True when unknown)."""
+    return conf is None or min(float(np.median(conf[span, J[n]])) for n in names) >= MIN_CONFIDENCE
+
+
+def _judge(m: RepMeasurement) -> tuple[list[str], list[str]]:
+    """Metrics of a rep outside RANGES and their cues (each cue once, in RANGES order)."""
+    bad, cues = [], []
+    for r in RANGES:
+        v = getattr(m, r.metric)
+        if v is None or not np.isfinite(v):
+            continue
+        if (r.low is not None and v < r.low) or (r.high is not None and v > r.high):
+            bad.append(r.metric)
+            if r.cue not in cues:
+                cues.append(r.cue)
+    return bad, cues
+
+
+# ---- small numeric helpers ---------------------------------------------------------------------------------
+
+
+def _check(joints: np.ndarray) -> np.ndarray:
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3) or len(joints) == 0:
+        raise ValueError(f"joints must have shape (T, {N_JOINTS}, 3) with T > 0, got {joints.shape}")
+    return joints
+
+
+def _mid(joints: np.ndarray, a: str, b: str) -> np.ndarray:
+    return 0.5 * (joints[:, J[a]] + joints[:, J[b]])
+
+
+def _length(joints: np.ndarray, a: str, b: str) -> np.ndarray:
+    return np.linalg.norm(joints[:, J[a]] - joints[:, J[b]], axis=-1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _angle(joints: np.ndarray, a: str, b: str, c: str) -> np.ndarray:
+    """(T,) angle a-b-c at joint b in degrees."""
+    u, v = _unit(joints[:, J[a]] - joints[:, J[b]]), _unit(joints[:, J[c]] - joints[:, J[b]])
+    return np.degrees(np.arccos(np.clip((u * v).sum(-1), -1, 1)))
+
+
+def _across(v: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T,) length of vectors v projected on the plane perpendicular to `up`."""
+    return np.linalg.norm(v - np.outer(v @ up, up), axis=-1)
+
+
+def _ratio(a: np.ndarray, b: np.ndarray, min_b: float = 0.01) -> np.ndarray:
+    """a / b, NaN where b is under `min_b` (1 cm: the ratio would be meaningless)."""
+    return np.where(b >= min_b, a / np.maximum(b, min_b), np.nan)
+
+
+def _median_filter(x: np.ndarray, k: int) -> np.ndarray:
+    if len(x) < k:
+        return x.copy()
+    pad = np.pad(x, k // 2, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(pad, k), axis=-1)
+
+
+def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along time with reflected edges; NaNs (degenerate frames) are interpolated first."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        ok = np.isfinite(x)
+        if not ok.any():
+            return x
+        x = np.interp(np.arange(len(x)), np.flatnonzero(ok), x[ok])
+    radius = int(3 * sigma)
+    if sigma <= 0 or radius < 1 or len(x) < 2:
+        return x
+    t = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (t / sigma) ** 2)
+    kernel /= kernel.sum()
+    pad = np.pad(x, radius, mode="reflect" if len(x) > radius else "edge")
+    return np.convolve(pad, kernel, mode="valid")
+
+
+def _clean(v: float | None, digits: int) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), digits)
