@@ -1,0 +1,93 @@
+"""Pictures: stick figures of pose clips (matplotlib, Agg backend, imported lazily so the CLI stays fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from squatcli.datasets import atomic_output
+from squatcli.skeleton import BONES, CLASSES, J, N_CLASSES
+
+LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#333333"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _bone_colour(a: str, b: str) -> str:
+    if a.startswith("l_") and b.startswith("l_"):
+        return LEFT
+    if a.startswith("r_") and b.startswith("r_"):
+        return RIGHT
+    return CENTRE
+
+
+def draw_stick(ax, joints: np.ndarray, view: str, spine: np.ndarray | None = None, feet: np.ndarray | None = None) -> None:
+    """Draw one frame's (19, 3) world joints (y up, x left, z forward) seen from the `side` (right) or `front`."""
+    h, v = (2, 1) if view == "side" else (0, 1)
+    sign = 1.0 if view == "side" else -1.0  # front view: the subject's left on the viewer's right... mirrored x
+    px = lambda p: sign * p[..., h] if view == "front" else p[..., h]  # noqa: E731
+    for a, b in BONES:
+        if spine is not None and {a, b} <= {"r_hip", "l_hip", "r_shoulder", "l_shoulder"} and a[2:] != b[2:]:
+            continue  # the flanks are replaced by the spine curve below
+        pa, pb = joints[J[a]], joints[J[b]]
+        ax.plot([px(pa), px(pb)], [pa[v], pb[v]], color=_bone_colour(a, b), lw=2, solid_capstyle="round")
+    if spine is not None:
+        curve = np.concatenate([spine, joints[[J["neck"]]]])
+        ax.plot(px(curve), curve[:, v], color=CENTRE, lw=2.5)
+        ax.plot(px(spine[1:2]), spine[1:2, v], "o", color=CENTRE, ms=3)
+    if feet is not None:  # (2, 2, 3): per side, ankle and toe
+        for (a, t), c in zip(feet, (RIGHT, LEFT)):
+            ax.plot([px(a), px(t)], [a[v] - 0.04, 0.0], color=c, lw=2, alpha=0.6)
+    ax.scatter(px(joints), joints[:, v], s=6, color=CENTRE, zorder=3)
+    ax.axhline(0, color="#999999", lw=0.8)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
+def synth_preview(path: str | Path, seed: int = 0, severity: float = 0.8, arms: str = "crossed") -> Path:
+    """Contact sheet: for each class, side and front view of one synthetic subject at the bottom of a faulty rep."""
+    import numpy as np
+
+    from squatcli import synth
+
+    plt = _pyplot()
+    subject = synth.make_subjects(1, np.random.default_rng([seed, 7]))[0]
+    fig, axes = plt.subplots(2, N_CLASSES, figsize=(2.1 * N_CLASSES, 5.6))
+    for label in range(N_CLASSES):
+        clip = synth.simulate(np.random.default_rng([seed, 11]), label, subject, noise=False, severity=severity, arms=arms)
+        score = clip.depth * (1.0 if label == 0 else clip.fault)
+        f = int(np.argmax(score))
+        w = clip.world[f]
+        toe = np.radians(clip.meta["toe_out_deg"])
+        foot = 0.14 * subject.height / 1.75
+        feet = []
+        for name, sgn in (("r_ankle", -1), ("l_ankle", 1)):
+            a = w[J[name]]
+            feet.append([a, a + foot * np.array([sgn * np.sin(toe), 0, np.cos(toe)])])
+        for row, view in enumerate(("side", "front")):
+            ax = axes[row, label]
+            draw_stick(ax, w, view, clip.spine[f], np.array(feet))
+            ax.set_xlim(-0.75, 0.75) if view == "front" else ax.set_xlim(-0.6, 0.9)
+            ax.set_ylim(-0.05, 1.55)
+            if row == 0:
+                ax.set_title(CLASSES[label].name, fontsize=9)
+        axes[0, 0].set_ylabel("side", fontsize=9)
+        axes[1, 0].set_ylabel("front", fontsize=9)
+    fig.suptitle(f"squat synth: bottom of a rep, severity {severity:g} (left side blue, right red)", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

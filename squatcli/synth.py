@@ -1,0 +1,856 @@
+"""The synthetic squat corpus: a joint-angle-driven skeleton that squats well or with one of the paper's six faults.
+
+The paper's labelled dataset (2001 clips of one person) cannot ship, so the bundled models learn from this.
+
+Kinematics (world frame: metres, y up, x to the subject's left, z forward, floor at y = 0)
+* A subject (`Subject`) has a height of 1.50-1.95 m and segment lengths from anthropometric proportions, each
+  varied per person: shank, thigh, hip width, lumbar and thoracic spine, shoulder width, upper arm, forearm,
+  neck and a rigid head (ears, eyes, nose, vertex), plus a squat style (stance, toe-out, depth, lean, tempo).
+* Each frame is driven by angles: the thigh's angle from vertical (depth), the shank's forward angle (ankle
+  dorsiflexion) and the trunk's lean are coupled by balance: for the depth of each frame the shank angle is
+  solved (bisection, all frames at once) so the centre of mass stays over the mid-foot while the trunk leans
+  `lean` times the shank. Knees come from a two-bone solve between hip and ankle with a pole along the foot
+  (toe-out), so the feet stay planted and bone lengths are exact. The trunk is a lumbar and a thoracic segment,
+  then a cervical segment and the head, each with its own flexion angle; arms take one of six postures
+  (forward, crossed, hands on hips, bar on the back, overhead, clasped) through a two-bone solve.
+* A clip is 10 s at 30 fps holding 3-5 reps (counted as dips of the hip below mid-depth) at a varying tempo,
+  with pauses, standing still, and sometimes a rep cut by the clip's start or end.
+
+Faults (severity 0-1 from mild to obvious, sometimes in only some reps): knees caving in (knee pole turned
+medially with depth), rounded back (lumbar + thoracic flexion, shoulders protracted, head dropped), arched back
+(lumbar extension with the chest thrown up and back), head up (cervical extension), shallow (thigh stays well
+above horizontal), knees forward (small trunk lean, so balance drives the knees past the toes; heels lift).
+All random draws are made in the same order whatever the label, so one seed gives the same person, tempo,
+camera and noise for a good squat and for each fault: a paired comparison isolates the fault.
+
+Observation (`noise=True`): the skeleton's proportions are mixed per clip between a BlazePose-like profile
+(MediaPipe, what `squat extract` produces: shorter shanks, head top extrapolated from the ears) and an HMR-like
+one (the paper's dataset); the clip is seen from a random camera direction with a small tilt; per-joint jitter
+is larger along the camera's depth axis, depth is compressed, the scale wobbles, and frames come from the pose
+model at a stride (or are lost) and are filled by linear interpolation as in `pose.extract_video`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from squatcli.datasets import (
+    MANIFEST,
+    Dataset,
+    JointsClip,
+    atomic_output,
+    paper_clip_path,
+    write_joints_npz,
+    write_paper_json,
+)
+from squatcli.errors import SquatError
+from squatcli.features import clip_features, distances, fit_window
+from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
+
+GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
+CLIP_SECONDS = WINDOW / FPS
+ARM_POSTURES = ("forward", "crossed", "hips", "bar", "overhead", "clasped")
+_K = {k: i for i, k in enumerate(CLASS_KEYS)}
+_DEG = np.pi / 180
+
+# Fault magnitudes at the bottom of a rep, (mild, obvious), in degrees (depth: thigh angle from vertical).
+FAULT_RANGE = {
+    "knees_in": (10.0, 32.0),  # knee direction, degrees medial of straight ahead
+    "back_round": (32.0, 60.0),  # lumbar + thoracic flexion
+    "back_arch": (25.0, 45.0),  # lumbar extension / chest back
+    "head_up": (28.0, 55.0),  # cervical extension relative to the thorax
+    "shallow": (67.0, 42.0),  # thigh angle at the bottom (good: 84-122)
+    "knees_forward": (0.55, 0.28),  # trunk lean / shank angle (good: 0.85-1.3)
+}
+GOOD_DEPTH = (84.0, 122.0)
+GOOD_LEAN = (0.85, 1.3)
+
+
+# ---- subjects --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A synthetic person: anthropometry (metres) and squat style."""
+
+    id: str
+    height: float
+    thigh: float
+    shank: float  # knee to ankle
+    ankle_h: float  # ankle joint above the floor
+    hip_w: float  # between the hip joints
+    lumbar: float  # hip centre to mid-back
+    thoracic: float  # mid-back to shoulder midpoint
+    shoulder_w: float
+    upper_arm: float
+    forearm: float
+    neck: float  # shoulder midpoint to the head pivot (ear level)
+    head: float  # head size factor (1 = reference adult)
+    com_ahead: float  # mid-foot (balance point) ahead of the ankle
+    # style
+    stance: float  # ankle width minus hip width
+    toe_out: float  # degrees
+    depth: float  # preferred thigh angle at the bottom, degrees from vertical
+    lean: float  # trunk lean / shank angle
+    tempo: float  # duration factor of a rep
+    arms: int  # preferred arm posture (index into ARM_POSTURES)
+    spine: float  # habitual thoracic offset, degrees
+    head_tilt: float  # habitual neck angle, degrees (+ = extension)
+
+
+def make_subjects(n: int, rng: np.random.Generator) -> list[Subject]:
+    """`n` synthetic people: height 1.50-1.95 m, limb ratios and squat style varying from person to person."""
+    subjects = []
+    for i in range(n):
+        h = rng.uniform(1.50, 1.95)
+        v = rng.normal(1.0, 1.0, 12) * np.array([0.035, 0.035, 0.05, 0.05, 0.04, 0.04, 0.045, 0.04, 0.04, 0.05, 0.03, 0.2]) + 1
+        thigh = 0.245 * h * v[0]
+        subjects.append(
+            Subject(
+                id=f"s{i:03d}",
+                height=float(h),
+                thigh=float(thigh),
+                shank=float(0.246 * h * v[1]),
+                ankle_h=float(0.039 * h),
+                hip_w=float(0.55 * thigh * v[2]),
+                lumbar=float(0.125 * h * v[3]),
+                thoracic=float(0.160 * h * v[4]),
+                shoulder_w=float(0.82 * thigh * v[5]),
+                upper_arm=float(0.155 * h * v[6]),
+                forearm=float(0.158 * h * v[7]),
+                neck=float(0.110 * h * v[8]),
+                head=float(np.sqrt(h / 1.72) * v[10]),
+                com_ahead=float(0.028 * h * v[11]),
+                stance=float(rng.uniform(0.02, 0.30)),
+                toe_out=float(rng.uniform(5, 30)),
+                depth=float(rng.uniform(*GOOD_DEPTH)),
+                lean=float(rng.uniform(*GOOD_LEAN)),
+                tempo=float(rng.uniform(0.45, 1.05)),
+                arms=int(rng.integers(len(ARM_POSTURES))),
+                spine=float(rng.normal(0, 3)),
+                head_tilt=float(rng.normal(-2, 4)),
+            )
+        )
+    return subjects
+
+
+# ---- small vectorised geometry ---------------------------------------------------------------------------
+
+
+def _rot_x(a: np.ndarray) -> np.ndarray:
+    """(T,) angles -> (T, 3, 3) rotations about x; positive tips +y towards +z (a forward lean)."""
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
+
+
+def _rot_y(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def _rot_z(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+
+
+def _apply(r: np.ndarray, v) -> np.ndarray:
+    """(T, 3, 3) rotations applied to a (3,) or (T, 3) vector."""
+    return np.einsum("tij,tj->ti", r, np.broadcast_to(np.asarray(v, dtype=float), (len(r), 3)))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _two_bone(root: np.ndarray, target: np.ndarray, l1: float, l2: float, pole: np.ndarray):
+    """Middle and end joints of a two-segment chain from `root` towards `target`, bending towards `pole`.
+
+    Segment lengths are exact; a target out of reach is pulled in along the root-target line.
+    """
+    d = target - root
+    dist = np.linalg.norm(d, axis=-1, keepdims=True)
+    u = d / np.maximum(dist, 1e-9)
+    dist = np.clip(dist, abs(l1 - l2) + 1e-4, l1 + l2 - 1e-4)
+    a = (l1**2 - l2**2 + dist**2) / (2 * dist)
+    h = np.sqrt(np.maximum(l1**2 - a**2, 0.0))
+    p = pole - (pole * u).sum(-1, keepdims=True) * u
+    p = _unit(p)
+    return root + a * u + h * p, root + dist * u
+
+
+def _knee_over_line(hip: np.ndarray, ankle: np.ndarray, thigh: float, shank: float, heading: np.ndarray):
+    """Knee of a leg with given hip and ankle, in the vertical plane through the ankle along `heading` (T, 3).
+
+    `heading` is a horizontal unit vector (the way the knee should point: over the toes, or turned in). Where
+    that plane is out of reach the knee goes as close to it as the leg allows. Bone lengths are exact.
+    """
+    d = heading
+    up = np.array([0.0, 1.0, 0.0])
+    normal = np.cross(d, up)
+    v = ankle - hip
+    dist = np.linalg.norm(v, axis=-1, keepdims=True)
+    u = v / dist
+    dist = np.clip(dist, abs(thigh - shank) + 1e-4, thigh + shank - 1e-4)
+    ankle = hip + dist * u
+    a = (thigh**2 - shank**2 + dist**2) / (2 * dist)
+    h = np.sqrt(np.maximum(thigh**2 - a**2, 1e-12))
+    centre = hip + a * u
+    e1 = _unit(d - (d * u).sum(-1, keepdims=True) * u)
+    e2 = np.cross(u, e1)
+    ca, cb = (e1 * normal).sum(-1), (e2 * normal).sum(-1)
+    dd = ((centre - ankle) * normal).sum(-1)
+    phi = np.arctan2(cb, ca)
+    spread = np.arccos(np.clip(-dd / (h[:, 0] * np.maximum(np.hypot(ca, cb), 1e-9)), -1, 1))
+    k1, k2 = (centre + h * (np.cos(t)[:, None] * e1 + np.sin(t)[:, None] * e2) for t in (phi + spread, phi - spread))
+    first_ahead = ((k1 - ankle) * d).sum(-1) >= ((k2 - ankle) * d).sum(-1)
+    return np.where(first_ahead[:, None], k1, k2), ankle
+
+
+def _smooth(x: np.ndarray, sigma: float, axis: int = 0) -> np.ndarray:
+    """Gaussian smoothing along `axis` with edge padding."""
+    if sigma <= 0:
+        return x
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    x = np.moveaxis(x, axis, 0)
+    pad = np.concatenate([np.repeat(x[:1], r, 0), x, np.repeat(x[-1:], r, 0)])
+    out = np.zeros_like(x, dtype=float)
+    for i, w in enumerate(k):
+        out += w * pad[i : i + len(x)]
+    return np.moveaxis(out, 0, axis)
+
+
+def _slow_noise(rng: np.random.Generator, shape: tuple, sigma: float) -> np.ndarray:
+    """Unit-variance noise smoothed over `sigma` frames (first axis)."""
+    x = _smooth(rng.standard_normal(shape), sigma)
+    return x / max(float(x.std()), 1e-9)
+
+
+# ---- the rep schedule ------------------------------------------------------------------------------------
+
+
+def _schedule(rng: np.random.Generator, tempo: float, n: int = WINDOW):
+    """Depth s(t) in [0, 1] per frame (0 standing, 1 bottom) and the rep each frame belongs to.
+
+    3-5 rep bottoms inside the clip; pauses, standing still, and sometimes a rep cut by either end (cut so that
+    its bottom is inside the clip, or so that it has barely begun: every counted rep is visible in hip height).
+    """
+    t = np.arange(n) / FPS
+    for _ in range(200):
+        events = []  # (start, down, hold, up)
+        mode = rng.random()
+        clock = -rng.uniform(0.3, 2.5) if mode < 0.3 else rng.uniform(0.0, 1.2)  # < 0: clip starts mid-rep
+        while clock < CLIP_SECONDS + 0.5:
+            down = rng.uniform(0.7, 2.2) * tempo
+            hold = 0.0 if rng.random() < 0.5 else rng.uniform(0.1, 0.7)
+            up = rng.uniform(0.7, 1.5) * tempo
+            events.append((clock, down, hold, up))
+            pause = rng.uniform(1.2, 2.5) if rng.random() < 0.15 else rng.uniform(0.05, 1.0) * tempo
+            clock += down + hold + up + pause
+        s = np.zeros(n)
+        rep = np.full(n, -1)
+        for k, (t0, down, hold, up) in enumerate(events):
+            u = t - t0
+            m = (u >= 0) & (u < down)
+            s[m] = 0.5 - 0.5 * np.cos(np.pi * u[m] / down)
+            m2 = (u >= down) & (u < down + hold)
+            s[m2] = 1.0 - 0.02 * np.sin(np.pi * (u[m2] - down) / max(hold, 1e-3))
+            m3 = (u >= down + hold) & (u < down + hold + up)
+            s[m3] = 0.5 + 0.5 * np.cos(np.pi * (u[m3] - down - hold) / up)
+            rep[(u >= 0) & (u < down + hold + up)] = k
+        # every movement inside the clip is either a whole bottom (s >= 0.9) or a barely started rep (s < 0.2)
+        moving = s > 0.15
+        edges = np.flatnonzero(np.diff(np.r_[0, moving.astype(int), 0]))
+        peaks = [s[a:b].max() for a, b in zip(edges[::2], edges[1::2])]
+        dips = sum(p >= 0.9 for p in peaks)
+        if 3 <= dips <= 5 and all(p >= 0.9 or p < 0.2 for p in peaks):
+            break
+    # frames between reps belong to the next rep (the last stretch to the previous one)
+    idx = np.where(rep >= 0, np.arange(n), n)
+    nxt = np.minimum.accumulate(idx[::-1])[::-1]
+    rep = np.where(rep >= 0, rep, rep[np.minimum(nxt, n - 1)])
+    if rep[-1] < 0 or np.any(rep < 0):
+        last = np.maximum.accumulate(np.where(rep >= 0, rep, -1))
+        rep = np.where(rep >= 0, rep, np.maximum(last, 0))
+    rep = rep - rep.min()
+    return s, rep, dips
+
+
+# ---- one clip --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SynthClip(JointsClip):
+    """A generated clip: joints as observed, plus what went into it (`meta`) and the clean world joints."""
+
+    meta: dict = field(default_factory=dict)
+    world: np.ndarray | None = None  # (T, 19, 3) before observation: world frame, exact bone lengths
+    depth: np.ndarray | None = None  # (T,) s(t): 0 standing, 1 bottom of the rep
+    fault: np.ndarray | None = None  # (T,) how much of the clip's fault each frame shows (0 = none; good: 0)
+    spine: np.ndarray | None = None  # (T, 3, 3) hip centre, mid-back, top of the thoracic spine (world frame)
+
+
+def _per_rep(rng: np.random.Generator, n_reps: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per-rep magnitude jitter and which reps show the fault (all, or only some)."""
+    jitter = rng.uniform(0.8, 1.15, n_reps)
+    partial = rng.random() < 0.3
+    order = rng.permutation(n_reps)
+    keep = rng.integers(max(1, n_reps // 2), max(2, n_reps))  # reps that keep the fault when partial
+    mask = np.ones(n_reps, dtype=bool)
+    if partial and n_reps > 2:
+        mask[:] = False
+        mask[order[: max(keep, 2)]] = True
+    return jitter, mask, bool(partial and not mask.all())
+
+
+def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool = True,
+             severity: float | None = None, arms: str | None = None) -> SynthClip:  # fmt: skip
+    """One 10 s clip of `subject` squatting with class `label` (index into skeleton.CLASSES).
+
+    The draws from `rng` do not depend on `label`, `severity` or `arms`: one seed, one person and motion.
+    """
+    key = CLASS_KEYS[label]
+    n = WINDOW
+    sj = subject
+
+    # --- clip-level draws (label-independent order) ---
+    sev = rng.random() if severity is None else float(severity)
+    rng.random()  # keep the stream aligned whether or not severity was given
+    stance = max(0.0, sj.stance + rng.normal(0, 0.03))
+    toe = sj.toe_out + rng.normal(0, 4)
+    depth_good = float(np.clip(sj.depth + rng.normal(0, 5), *GOOD_DEPTH))
+    lean_good = float(np.clip(sj.lean + rng.normal(0, 0.06), *GOOD_LEAN))
+    good_valgus = rng.uniform(-6, 5.0)  # knees track over the toes, give or take
+    good_round = rng.uniform(0, 8)
+    good_arch = rng.uniform(0, 5)
+    good_neck = sj.head_tilt + rng.normal(0, 3)
+    lr_asym = rng.uniform(0.7, 1.0, 2)
+    heel_lift = rng.uniform(0.0, 0.045) if rng.random() < 0.6 else 0.0
+    arm_pick = sj.arms if rng.random() < 0.6 else int(rng.integers(len(ARM_POSTURES)))
+    posture = arms or ARM_POSTURES[arm_pick]
+    arm_u = rng.random(8)
+    tempo = sj.tempo * rng.uniform(0.85, 1.15)
+    s, rep, dips = _schedule(rng, tempo, n)
+    n_reps = int(rep.max()) + 1
+    jitter, fault_mask, partial = _per_rep(rng, n_reps)
+    rep_depth = rng.normal(0, 3.0, n_reps)  # degrees of thigh angle, rep to rep
+    sway = _slow_noise(rng, (n, 4), 20.0)
+
+    # --- fault magnitudes ---
+    lo, hi = FAULT_RANGE.get(key, (0.0, 0.0))
+    mag = lo + sev * (hi - lo)
+    amp = np.where(fault_mask, jitter, 0.0)  # per-rep fault amplitude factor
+    rep_amp = _smooth(amp[rep], 6.0)  # (T,) smooth transitions between reps
+    s_fault = rep_amp * s
+
+    depth_bottom = np.full(n, depth_good) + rep_depth[rep]
+    if key == "shallow":
+        w = np.clip(rep_amp, 0, 1)
+        depth_bottom = w * (mag + 0.5 * rep_depth[rep]) + (1 - w) * depth_bottom
+    gamma = (5.0 + (depth_bottom - 5.0) * s) * _DEG  # thigh angle from vertical
+    lean = np.full(n, lean_good)
+    lift = np.zeros(n)
+    if key == "knees_forward":
+        w = np.clip(rep_amp, 0, 1)
+        lean = lean_good + w * (mag - lean_good)
+        lift = heel_lift * w * s**2
+    # the knee's heading, degrees outwards from straight ahead, per side: over the toes, give or take a little
+    out_l = out_r = toe - good_valgus * s
+    if key == "knees_in":  # turns in to `mag` degrees medial of straight ahead at the bottom
+        w = np.clip(s_fault, 0, None) ** 0.8
+        out_l = (1 - w) * out_l - w * mag * lr_asym[0]
+        out_r = (1 - w) * out_r - w * mag * lr_asym[1]
+    round_ = good_round * s
+    if key == "back_round":
+        round_ = round_ + mag * rep_amp * (0.15 + 0.85 * s**1.2)
+    arch = good_arch * s
+    if key == "back_arch":
+        arch = arch + mag * rep_amp * (0.3 + 0.7 * s)
+    neck_ext = np.full(n, good_neck) + 3.0 * sway[:, 3]
+    if key == "head_up":
+        neck_ext = neck_ext + mag * rep_amp * (0.35 + 0.65 * s)
+
+    # --- legs and trunk lean, balanced over the mid-foot ---
+    dx = (stance) / 2  # each ankle's lateral offset from its hip
+    k = np.sqrt(1 - (dx / (sj.thigh + sj.shank)) ** 2)
+    S, T = sj.shank * k, sj.thigh * k
+    trunk = sj.lumbar + sj.thoracic
+    arm_reach = {"forward": 0.45, "crossed": 0.08, "hips": 0.0, "bar": -0.05, "overhead": 0.02, "clasped": 0.15}[posture]
+    arm_dz = arm_reach * (sj.upper_arm + sj.forearm) * (0.5 + 0.5 * s if posture == "forward" else 1.0)
+    target = sj.com_ahead + 1.5 * lift
+
+    def com_z(alpha):
+        beta = lean * alpha
+        kz = S * np.sin(alpha)
+        hz = kz - T * np.sin(gamma)
+        return (0.122 * 0.5 * kz + 0.2 * (kz - 0.567 * T * np.sin(gamma)) + 0.578 * (hz + 0.58 * trunk * np.sin(beta))
+                + 0.1 * (hz + trunk * np.sin(beta) + arm_dz))  # fmt: skip
+
+    lo_a, hi_a = np.full(n, -5 * _DEG), np.full(n, 65 * _DEG)
+    for _ in range(30):
+        mid = 0.5 * (lo_a + hi_a)
+        ahead = com_z(mid) > target
+        hi_a = np.where(ahead, mid, hi_a)
+        lo_a = np.where(ahead, lo_a, mid)
+    alpha = 0.5 * (lo_a + hi_a)
+    beta = lean * alpha + 1.5 * _DEG * sway[:, 0]
+
+    ankle_y = sj.ankle_h + lift
+    knee_y = ankle_y + S * np.cos(alpha)
+    hip = np.stack([0.012 * sway[:, 1], knee_y + T * np.cos(gamma), S * np.sin(alpha) - T * np.sin(gamma)], -1)
+    pelvis = _rot_y(2.0 * _DEG * sway[:, 2])
+    half = (sj.hip_w + stance) / 2
+    ank_l = np.stack([np.full(n, half), ankle_y, 0.25 * lift], -1)
+    ank_r = np.stack([np.full(n, -half), ankle_y, 0.25 * lift], -1)
+    for _ in range(3):  # sway must not pull a straight leg off its planted foot: lower the pelvis if it would
+        hip_l = hip + _apply(pelvis, [sj.hip_w / 2, 0, 0])
+        hip_r = hip + _apply(pelvis, [-sj.hip_w / 2, 0, 0])
+        reach = sj.thigh + sj.shank - 2e-3
+        over = np.maximum(np.linalg.norm(hip_l - ank_l, axis=-1), np.linalg.norm(hip_r - ank_r, axis=-1)) - reach
+        hip[:, 1] -= 1.2 * np.maximum(over, 0)
+    out_l, out_r = out_l * _DEG, out_r * _DEG
+    knee_l, ank_l = _knee_over_line(hip_l, ank_l, sj.thigh, sj.shank, np.stack([np.sin(out_l), np.zeros(n), np.cos(out_l)], -1))
+    knee_r, ank_r = _knee_over_line(hip_r, ank_r, sj.thigh, sj.shank, np.stack([-np.sin(out_r), np.zeros(n), np.cos(out_r)], -1))
+
+    # --- spine: lumbar, thoracic, cervical, head ---
+    r_ = round_ * _DEG
+    a_ = arch * _DEG
+    # rounding tucks the pelvis and flexes the thoracic spine; arching tilts the pelvis forward, chest back
+    lumbar_ang = beta + (sj.spine * 0.3) * _DEG - 0.20 * r_ + 0.35 * a_
+    thor_ang = beta + sj.spine * _DEG + 0.45 * r_ - 0.60 * a_
+    twist = _rot_y(2.5 * _DEG * sway[:, 2])
+    r_lumbar = twist @ _rot_x(lumbar_ang)
+    r_thor = twist @ _rot_x(thor_ang)
+    mid_back = hip + sj.lumbar * _apply(r_lumbar, [0, 1, 0])
+    spine_top = mid_back + sj.thoracic * _apply(r_thor, [0, 1, 0])
+    protract = 0.40 * r_ - 0.30 * a_  # shoulders forward when rounded, back when arched
+    drop = 0.02 * np.sin(r_)
+    sh_l = spine_top + _apply(r_thor, np.stack([sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
+    sh_r = spine_top + _apply(r_thor, np.stack([-sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
+    neck_flex = 0.35 * r_ + 0.25 * a_ - neck_ext * _DEG  # + = head forward/down relative to the thorax
+    r_cerv = r_thor @ _rot_x(0.4 * neck_flex)
+    r_head = r_cerv @ _rot_x(0.6 * neck_flex)
+    pivot = spine_top + sj.neck * _apply(r_cerv, [0, 1, 0])
+    hs = sj.head * 1.0
+
+    def head_point(x, y, z):
+        return pivot + hs * _apply(r_head, [x, y, z])
+
+    ear_l, ear_r = head_point(0.078, 0, -0.005), head_point(-0.078, 0, -0.005)
+    eye_l, eye_r = head_point(0.030, 0.04, 0.088), head_point(-0.030, 0.04, 0.088)
+    nose = head_point(0, 0.012, 0.118)
+    vertex = head_point(0, 0.125, -0.015)
+
+    # --- arms ---
+    reach = sj.upper_arm + sj.forearm
+    up_w = np.array([0.0, 1.0, 0.0])
+    wr_t, poles = {}, {}
+    for side, sh, sgn in (("l", sh_l, 1.0), ("r", sh_r, -1.0)):
+        other = sh_r if side == "l" else sh_l
+        if posture == "forward":
+            p0, p1 = (-45 + 50 * arm_u[0]) * _DEG, (-5 + 20 * arm_u[1]) * _DEG  # standing, bottom
+            pitch = p0 + (p1 - p0) * np.minimum(1.0, 1.3 * s)
+            d = np.stack([np.full(n, -sgn * 0.08 * arm_u[2]), np.sin(pitch), np.cos(pitch)], -1)
+            wr_t[side] = sh + (0.93 + 0.06 * arm_u[3]) * reach * _unit(d)
+            poles[side] = np.broadcast_to([sgn * 0.4, -1.0, 0.0], (n, 3))
+        elif posture == "crossed":
+            wr_t[side] = other + _apply(r_thor, [sgn * 0.03, -0.03 - 0.03 * arm_u[0], 0.07 + 0.03 * arm_u[1]])
+            poles[side] = _apply(r_thor, [sgn * 0.6, -0.7, 0.3])
+        elif posture == "hips":
+            hp = hip_l if side == "l" else hip_r
+            wr_t[side] = hp + _apply(r_lumbar, [sgn * (0.04 + 0.03 * arm_u[0]), 0.08 + 0.04 * arm_u[1], 0.0])
+            poles[side] = _apply(r_lumbar, [sgn * 1.0, 0.0, -0.6])
+        elif posture == "bar":
+            wr_t[side] = sh + _apply(r_thor, [sgn * (0.16 + 0.16 * arm_u[0]), 0.04, -0.08])
+            poles[side] = _apply(r_thor, [sgn * 0.3, -1.0, -0.4])
+        elif posture == "overhead":
+            kk = 0.2 + 0.4 * arm_u[0]
+            d = (1 - kk) * up_w + kk * _apply(r_thor, [0, 1, 0]) + _apply(r_thor, [sgn * (0.15 + 0.2 * arm_u[1]), 0, 0])
+            wr_t[side] = sh + 0.97 * reach * _unit(d)
+            poles[side] = _apply(r_thor, [sgn * 0.5, 0.0, -0.6])
+        else:  # clasped in front of the chest
+            wr_t[side] = spine_top + _apply(r_thor, [sgn * 0.03, -0.10 - 0.08 * arm_u[0], 0.2 + 0.1 * arm_u[1]])
+            poles[side] = _apply(r_thor, [sgn * 0.8, -0.6, 0.0])
+        wr_t[side] = wr_t[side] + 0.01 * sway[:, 3:4]
+    elb_l, wr_l = _two_bone(sh_l, wr_t["l"], sj.upper_arm, sj.forearm, np.asarray(poles["l"], dtype=float))
+    elb_r, wr_r = _two_bone(sh_r, wr_t["r"], sj.upper_arm, sj.forearm, np.asarray(poles["r"], dtype=float))
+
+    world = np.empty((n, N_JOINTS, 3))
+    for name, v in (("r_ankle", ank_r), ("r_knee", knee_r), ("r_hip", hip_r), ("l_hip", hip_l), ("l_knee", knee_l),
+                    ("l_ankle", ank_l), ("r_wrist", wr_r), ("r_elbow", elb_r), ("r_shoulder", sh_r),
+                    ("l_shoulder", sh_l), ("l_elbow", elb_l), ("l_wrist", wr_l), ("neck", (sh_l + sh_r) / 2),
+                    ("head_top", vertex), ("nose", nose), ("l_eye", eye_l), ("r_eye", eye_r), ("l_ear", ear_l),
+                    ("r_ear", ear_r)):  # fmt: skip
+        world[:, J[name]] = v
+
+    obs, obs_meta = _observe(rng, world, sj)
+    meta = {
+        "label": key, "subject": sj.id, "severity": round(sev, 4) if key != "good" else 0.0,
+        "partial": bool(partial) if key != "good" else False, "reps": dips, "arms": posture,
+        "stance_m": round(stance, 3), "toe_out_deg": round(float(toe), 1),
+        "shank_deg_bottom": round(float(np.degrees(alpha[s > 0.95].mean())) if np.any(s > 0.95) else float("nan"), 1),
+        **obs_meta,
+    }  # fmt: skip
+    joints = obs if noise else world
+    fault = np.zeros(n) if key == "good" else rep_amp
+    spine = np.stack([hip, mid_back, spine_top], 1)
+    return SynthClip(joints.astype(np.float32), float(FPS), None, key, meta, world, s, fault, spine)
+
+
+def generate_clip(rng: np.random.Generator, label: int, subject: Subject, noise: bool = True) -> SynthClip:
+    """One clip (a `JointsClip` with `.label`, `.meta`, `.world`): see `simulate`."""
+    return simulate(rng, label, subject, noise)
+
+
+# ---- the observation model -------------------------------------------------------------------------------
+
+
+def _observe(rng: np.random.Generator, world: np.ndarray, sj: Subject) -> tuple[np.ndarray, dict]:
+    """Clean world joints -> what a monocular 3D pose estimator would report, in a camera-ish frame."""
+    n = len(world)
+    x = world.copy()
+    # estimator profile: 1 = BlazePose-like (MediaPipe), 0 = HMR-like (the paper's dataset)
+    w = rng.random() ** 0.6
+    knee, ank = x[:, [J["r_knee"], J["l_knee"]]], x[:, [J["r_ankle"], J["l_ankle"]]]
+    x[:, [J["r_ankle"], J["l_ankle"]]] = knee + (ank - knee) * (1.02 - 0.09 * w)  # BlazePose shanks come out shorter
+    sh_mid = x[:, J["neck"]]
+    ears = (x[:, J["l_ear"]] + x[:, J["r_ear"]]) / 2
+    extrap = ears + 0.5 * (ears - sh_mid)  # how pose.py makes the head top from BlazePose
+    up_t = _unit(x[:, J["neck"]] - (x[:, J["r_hip"]] + x[:, J["l_hip"]]) / 2)
+    x[:, J["head_top"]] = w * extrap + (1 - w) * x[:, J["head_top"]]
+    x[:, J["neck"]] = sh_mid + (1 - w) * 0.05 * up_t  # HMR's neck sits above the shoulder line
+    # camera: direction around the person, small tilt and roll; y stays roughly up
+    yaw = rng.uniform(-np.pi, np.pi)
+    tilt = np.clip(rng.normal(0, 4), -8, 8) * _DEG
+    roll = np.clip(rng.normal(0, 2.5), -6, 6) * _DEG
+    rot = (_rot_z(np.array([roll])) @ _rot_x(np.array([tilt])) @ _rot_y(np.array([yaw])))[0]
+    centre = ((x[:, J["r_hip"]] + x[:, J["l_hip"]]) / 2).mean(0)
+    cam = (x - centre) @ rot.T  # camera depth axis is z
+    hipc = (cam[:, J["r_hip"]] + cam[:, J["l_hip"]]) / 2
+    # monocular depth: compressed about the hips, slow per-joint drift, and jitter 2-4x larger than across
+    depth_scale = rng.uniform(0.75, 1.05)
+    cam[..., 2] = hipc[:, None, 2] + (cam[..., 2] - hipc[:, None, 2]) * depth_scale
+    sigma = rng.uniform(0.002, 0.010) * (1.8 if rng.random() < 0.15 else 1.0)
+    depth_factor = rng.uniform(2.0, 4.0)
+    per_joint = np.ones(N_JOINTS)
+    per_joint[[J["r_wrist"], J["l_wrist"]]] = 1.8
+    per_joint[[J["r_elbow"], J["l_elbow"]]] = 1.4
+    per_joint[[J["r_ankle"], J["l_ankle"], J["r_knee"], J["l_knee"]]] = 1.2
+    per_joint[[J["nose"], J["l_eye"], J["r_eye"], J["l_ear"], J["r_ear"]]] = 0.6
+    axis_scale = np.array([1.0, 1.0, depth_factor])
+    jitter = _slow_noise(rng, (n, N_JOINTS, 3), rng.uniform(0.6, 1.5))
+    drift = _slow_noise(rng, (n, N_JOINTS, 3), 15.0)
+    cam += sigma * per_joint[None, :, None] * axis_scale * (jitter + 0.6 * drift)
+    scale = 1 + 0.012 * _slow_noise(rng, (n,), 10.0)
+    cam = hipc[:, None] + (cam - hipc[:, None]) * scale[:, None, None]
+    # the pose model runs on every `stride`-th frame (pose.extract_video) and some frames have no person;
+    # frames in between are linear interpolations
+    stride = int(rng.choice([1, 2, 3], p=[0.25, 0.25, 0.5]))
+    keep = np.zeros(n, dtype=bool)
+    keep[rng.integers(stride) :: stride] = True
+    lost = 0
+    if rng.random() < 0.3:
+        for _ in range(rng.integers(1, 4)):
+            a = int(rng.integers(0, n - 4))
+            b = min(n, a + int(rng.integers(2, 13)))
+            lost += int(keep[a:b].sum())
+            keep[a:b] = False
+    keep[[0, -1]] = keep[[0, -1]] | (keep.sum() < 2)
+    idx = np.flatnonzero(keep)
+    t = np.arange(n)
+    flat = cam.reshape(n, -1)
+    filled = np.stack([np.interp(t, idx, flat[idx, c]) for c in range(flat.shape[1])], -1).reshape(n, N_JOINTS, 3)
+    meta = {"camera_yaw_deg": round(float(np.degrees(yaw)), 1), "tilt_deg": round(float(np.degrees(tilt)), 1),
+            "estimator_blazepose": round(float(w), 3), "noise_m": round(float(sigma), 4), "stride": stride,
+            "lost_frames": lost}  # fmt: skip
+    return filled, meta
+
+
+# ---- corpora ---------------------------------------------------------------------------------------------
+
+
+def _clip_rng(seed: int, label: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, GENERATOR_VERSION, 1 + label, index])
+
+
+def corpus_plan(clips_per_class: int, subjects: int, seed: int) -> tuple[list[Subject], list[tuple[int, int, int]]]:
+    """The subjects and, for every clip, (label, index within class, subject index): a pure function of seed."""
+    if clips_per_class < 1 or subjects < 1:
+        raise SquatError("--clips-per-class and --subjects must be at least 1")
+    people = make_subjects(subjects, np.random.default_rng([seed, GENERATOR_VERSION, 0]))
+    plan = []
+    for label in range(N_CLASSES):
+        perm = np.random.default_rng([seed, GENERATOR_VERSION, 100 + label]).permutation(subjects)
+        plan += [(label, i, int(perm[i % subjects])) for i in range(clips_per_class)]
+    return people, plan
+
+
+def generate_corpus(clips_per_class: int = 300, subjects: int = 60, seed: int = 0, noise: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[list[SynthClip], np.ndarray]:  # fmt: skip
+    """`clips_per_class` clips of each of the 7 classes by `subjects` people -> (clips, subject id per clip).
+
+    Deterministic by seed: each clip's random stream depends only on (seed, class, index), so any subset or order
+    of generation gives the same clips.
+    """
+    people, plan = corpus_plan(clips_per_class, subjects, seed)
+    clips, ids = [], []
+    for k, (label, i, p) in enumerate(plan):
+        clips.append(simulate(_clip_rng(seed, label, i), label, people[p], noise))
+        ids.append(people[p].id)
+        if progress:
+            progress(k + 1, len(plan))
+    return clips, np.array(ids)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("SQUATCLI_CACHE") or Path.home() / ".cache" / "squatcli")
+
+
+def cache_path(clips_per_class: int, subjects: int, seed: int) -> Path:
+    key = f"v{GENERATOR_VERSION}-{clips_per_class}x7-{subjects}subj-seed{seed}"
+    return _cache_dir() / f"synthetic-{key}.npz"
+
+
+def load_synthetic(clips_per_class: int = 300, subjects: int = 60, seed: int = 0) -> Dataset:
+    """The synthetic corpus as normalised 300-frame windows (subjects filled), cached on disk as joints.
+
+    The cache (`$SQUATCLI_CACHE` or `~/.cache/squatcli/`) is keyed by the parameters and GENERATOR_VERSION;
+    features are recomputed from the cached joints with the one feature path (features.clip_features).
+    """
+    path = cache_path(clips_per_class, subjects, seed)
+    joints = y = subj = None
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as d:
+                joints, y, subj = d["joints"], d["y"], d["subjects"]
+        except Exception:  # a damaged cache is regenerated
+            joints = None
+    if joints is None:
+        clips, subj = generate_corpus(clips_per_class, subjects, seed)
+        joints = np.stack([c.joints for c in clips]).astype(np.float32)
+        y = np.array([CLASS_KEYS.index(c.label) for c in clips], dtype=np.int64)
+        try:
+            with atomic_output(path) as tmp, open(tmp, "wb") as f:
+                np.savez(f, joints=joints, y=y, subjects=subj)
+        except OSError:
+            pass  # an unwritable cache only costs time
+    x = np.empty((len(joints), WINDOW, N_FEATURES), dtype=np.float32)
+    for i, j in enumerate(joints):
+        x[i] = fit_window(clip_features(j))
+    counters: dict[int, int] = {}
+    ids = []
+    for label in y:
+        counters[int(label)] = counters.get(int(label), -1) + 1
+        ids.append(paper_clip_path("", int(label), counters[int(label)]).as_posix())
+    source = f"synthetic(clips_per_class={clips_per_class}, subjects={subjects}, seed={seed}, v{GENERATOR_VERSION})"
+    return Dataset(x, np.asarray(y, dtype=np.int64), ids, np.asarray(subj).astype(str), source=source)
+
+
+def _write_one(root: Path, label: int, index: int, clip: SynthClip) -> tuple[str, str]:
+    json_path = paper_clip_path(root, label, index)
+    write_paper_json(json_path, np.round(distances(clip.joints).astype(np.float64), 5))
+    npz_path = root / "joints" / CLASSES[label].folder / f"{json_path.stem}.npz"
+    write_joints_npz(npz_path, JointsClip(clip.joints, clip.fps, None, clip.label))
+    return json_path.relative_to(root).as_posix(), npz_path.relative_to(root).as_posix()
+
+
+MANIFEST_COLUMNS = ("path", "subject", "label", "severity", "partial", "reps", "arms", "joints", "camera_yaw_deg",
+                    "estimator_blazepose", "stride")  # fmt: skip
+
+
+def write_corpus(out_dir: str | Path, clips: list[SynthClip], subjects, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write clips in the paper's layout (JSON distances) + joints .npz + manifest.csv (path, subject, ...).
+
+    Clips are numbered per class in the order given. `datasets.load_paper_dataset(out_dir)` reads it back.
+    """
+    root = Path(out_dir)
+    subjects = list(np.asarray(subjects).astype(str))
+    if len(subjects) != len(clips):
+        raise ValueError("one subject per clip")
+    counters: dict[int, int] = {}
+    rows = []
+    for k, (clip, subj) in enumerate(zip(clips, subjects)):
+        label = CLASS_KEYS.index(clip.label)
+        counters[label] = counters.get(label, -1) + 1
+        rel_json, rel_npz = _write_one(root, label, counters[label], clip)
+        meta = getattr(clip, "meta", {}) or {}
+        rows.append({"path": rel_json, "subject": subj, "label": clip.label, "joints": rel_npz,
+                     **{c: meta.get(c, "") for c in MANIFEST_COLUMNS if c in meta and c not in ("label", "subject")}})  # fmt: skip
+        if progress:
+            progress(k + 1, len(clips))
+    with atomic_output(root / MANIFEST) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return root / MANIFEST
+
+
+def _generate_and_write(args) -> dict:
+    root, seed, label, index, subject, noise = args
+    clip = simulate(_clip_rng(seed, label, index), label, subject, noise)
+    rel_json, rel_npz = _write_one(Path(root), label, index, clip)
+    return {"path": rel_json, "subject": subject.id, "label": clip.label, "joints": rel_npz,
+            **{c: clip.meta[c] for c in MANIFEST_COLUMNS if c in clip.meta and c not in ("label", "subject")}}  # fmt: skip
+
+
+def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int = 60, seed: int = 0,
+                 noise: bool = True, workers: int | None = None, overwrite: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
+    """Generate and write a corpus to `out_dir` (see `write_corpus`), in parallel; the folder appears complete or not at all.
+
+    Returns the manifest rows. Everything is written into a hidden sibling folder that replaces `out_dir` at the end.
+    """
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise SquatError("exists and is not a folder", out)
+    if out.is_dir() and any(out.iterdir()):
+        ours = {c.folder for c in CLASSES} | {"joints", MANIFEST}
+        if not overwrite:
+            raise SquatError("folder is not empty; choose a new folder or pass --overwrite", out)
+        strangers = [p.name for p in out.iterdir() if p.name not in ours]
+        if strangers:
+            raise SquatError(f"folder holds files that are not a synthetic corpus ({', '.join(sorted(strangers)[:3])}); "
+                             "refusing to overwrite it", out)  # fmt: skip
+    people, plan = corpus_plan(clips_per_class, subjects, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        jobs = [(str(tmp), seed, label, i, people[p], noise) for label, i, p in plan]
+        workers = workers or min(2, os.cpu_count() or 1)
+        rows = []
+        if workers > 1 and len(jobs) >= 50:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:
+                for k, row in enumerate(pool.imap(_generate_and_write, jobs, chunksize=8)):
+                    rows.append(row)
+                    if progress:
+                        progress(k + 1, len(jobs))
+        else:
+            for k, job in enumerate(jobs):
+                rows.append(_generate_and_write(job))
+                if progress:
+                    progress(k + 1, len(jobs))
+        with open(tmp / MANIFEST, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.chmod(tmp, 0o777 & ~_umask())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "x")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+# ---- fault signatures (tests, bench) -------------------------------------------------------------------
+
+
+def _midpoint(w, a, b):
+    return (w[..., J[a], :] + w[..., J[b], :]) / 2
+
+
+def _dips(s: np.ndarray, level: float = 0.9) -> list[np.ndarray]:
+    deep = s >= level
+    edges = np.flatnonzero(np.diff(np.r_[0, deep.astype(int), 0]))
+    return [np.arange(a, b) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def fault_signatures(w: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    """Each fault's geometric signature for one clip: its most faulty value over the bottoms of the reps.
+
+    `w` (T, 19, 3) world joints (y up, exact: `SynthClip.world`), `s` (T,) depth (`SynthClip.depth`). Signatures:
+    knee width / ankle width, hip-ankle distance / leg length, hip-neck chord / its standing length (spinal
+    flexion or extension shortens it), trunk angle minus shank angle, neck extension (face direction vs the
+    trunk's normal, degrees) and shank angle from vertical (knee forward of the ankle).
+    """
+    up = np.array([0.0, 1.0, 0.0])
+    knee_w = np.linalg.norm(w[:, J["l_knee"]] - w[:, J["r_knee"]], axis=-1)
+    ankle_w = np.linalg.norm(w[:, J["l_ankle"]] - w[:, J["r_ankle"]], axis=-1)
+    leg = np.linalg.norm(w[0, J["l_hip"]] - w[0, J["l_knee"]]) + np.linalg.norm(w[0, J["l_knee"]] - w[0, J["l_ankle"]])
+    hip_ankle = (np.linalg.norm(w[:, J["l_hip"]] - w[:, J["l_ankle"]], axis=-1)
+                 + np.linalg.norm(w[:, J["r_hip"]] - w[:, J["r_ankle"]], axis=-1)) / 2 / leg  # fmt: skip
+    hipc, neck = _midpoint(w, "l_hip", "r_hip"), w[:, J["neck"]]
+    trunk = neck - hipc
+    chord = np.linalg.norm(trunk, axis=-1)
+    u_t = trunk / chord[:, None]
+    trunk_deg = np.degrees(np.arccos(np.clip(u_t @ up, -1, 1)))
+    shank = (w[:, J["l_knee"]] - w[:, J["l_ankle"]] + w[:, J["r_knee"]] - w[:, J["r_ankle"]]) / 2
+    shank_deg = np.degrees(np.arccos(np.clip((shank / np.linalg.norm(shank, axis=-1, keepdims=True)) @ up, -1, 1)))
+    face = w[:, J["nose"]] - _midpoint(w, "l_ear", "r_ear")
+    face /= np.linalg.norm(face, axis=-1, keepdims=True)
+    neck_ext = 90 - np.degrees(np.arccos(np.clip((face * u_t).sum(-1), -1, 1)))
+    stand = chord[s < 0.05].mean() if np.any(s < 0.05) else chord.max()
+    per_rep = []
+    for idx in _dips(s):
+        per_rep.append({
+            "knee_ankle_width": float(np.min(knee_w[idx] / ankle_w[idx])),
+            "hip_ankle_per_leg": float(np.min(hip_ankle[idx])),
+            "trunk_chord_ratio": float(np.min(chord[idx] / stand)),
+            "trunk_minus_shank_deg": float(np.mean(trunk_deg[idx] - shank_deg[idx])),
+            "neck_ext_deg": float(np.max(neck_ext[idx])),
+            "shank_deg": float(np.max(shank_deg[idx])),
+        })  # fmt: skip
+    # most faulty rep: min for ratios that faults lower, max for angles that faults raise
+    lower = {"knee_ankle_width", "trunk_chord_ratio"}
+    out = {}
+    for k in per_rep[0]:
+        vals = [r[k] for r in per_rep]
+        out[k] = min(vals) if k in lower else max(vals)
+    out["trunk_minus_shank_deg_min"] = min(r["trunk_minus_shank_deg"] for r in per_rep)
+    return out
+
+
+FAULT_SIGNATURE = {  # fault -> (signature, direction: +1 if the fault raises it)
+    "knees_in": ("knee_ankle_width", -1),
+    "back_round": ("trunk_chord_ratio", -1),
+    "back_arch": ("trunk_chord_ratio", -1),
+    "head_up": ("neck_ext_deg", +1),
+    "shallow": ("hip_ankle_per_leg", +1),
+    "knees_forward": ("shank_deg", +1),
+}
+
+
+def preview_sheet(path: str | Path, seed: int = 0, severity: float = 0.8) -> Path:
+    """A contact sheet of stick figures (side and front view at the bottom of a rep), one column per class."""
+    from squatcli.render import synth_preview
+
+    return synth_preview(path, seed=seed, severity=severity)
+
+
+EXAMPLE_RECIPE = {"seed": 2026, "label": "knees_in", "severity": 0.9}  # a person outside every training corpus
+
+
+def example_clip(seed: int = EXAMPLE_RECIPE["seed"], label: str = EXAMPLE_RECIPE["label"],
+                 severity: float = EXAMPLE_RECIPE["severity"]) -> JointsClip:  # fmt: skip
+    """The clip shipped as squatcli/data/example_squat.npz (`squat assess --example`): one synthetic person, drawn
+    from their own seed, squatting with an obvious fault, as a pose estimator would report it."""
+    from squatcli.skeleton import class_index
+
+    rng = np.random.default_rng([seed, GENERATOR_VERSION])
+    clip = simulate(rng, class_index(label), make_subjects(1, rng)[0], noise=True, severity=severity)
+    return JointsClip(clip.joints, clip.fps, None, clip.label)
