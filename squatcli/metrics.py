@@ -1,0 +1,146 @@
+"""Classification metrics on predicted probabilities, computed with scikit-learn.
+
+Good-vs-rest: the positive class is "good" and the score is the model's probability of "good"; a window is
+called good when P(good) >= threshold. Sensitivity is then the share of good clips called good, specificity
+the share of faulty clips flagged as faulty. The operating point is Youden's J = argmax(TPR - FPR) over the ROC
+curve of the VALIDATION split; it is stored with the model and reported on test data next to the test-set
+Youden point (which is optimistic, since it is picked on the data it is scored on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
+
+from squatcli.skeleton import CLASS_KEYS, GOOD, N_CLASSES
+
+PAPER_SENSITIVITY = 0.897  # the paper's Youden sensitivity for both models: where `--model all` compares specificity
+
+
+@dataclass
+class OperatingPoint:
+    """A good-vs-rest threshold on P(good) and the sensitivity/specificity it gives."""
+
+    threshold: float
+    sensitivity: float
+    specificity: float
+
+
+def good_labels(y: np.ndarray) -> np.ndarray:
+    """(N,) class indices -> (N,) 1 where the clip is good, 0 where it is faulty."""
+    return (np.asarray(y) == GOOD).astype(int)
+
+
+def good_scores(probs: np.ndarray) -> np.ndarray:
+    """(N, 7) probabilities -> (N,) P(good), the good-vs-rest score."""
+    return np.asarray(probs)[:, GOOD]
+
+
+def _both_classes(y_good: np.ndarray) -> bool:
+    return 0 < int(np.sum(y_good)) < len(y_good)
+
+
+def roc(y_good: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) of the full ROC curve (no points dropped); positive when score >= threshold."""
+    return roc_curve(y_good, scores, drop_intermediate=False)
+
+
+def auc(y_good: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve; NaN when only one of good/faulty is present."""
+    return float(roc_auc_score(y_good, scores)) if _both_classes(y_good) else float("nan")
+
+
+def youden(y_good: np.ndarray, scores: np.ndarray) -> OperatingPoint:
+    """Youden's operating point: the threshold maximising sensitivity + specificity - 1 (first one on ties)."""
+    y_good = np.asarray(y_good)
+    if not _both_classes(y_good):
+        raise ValueError("Youden's index needs both good and faulty examples")
+    fpr, tpr, thresholds = roc(y_good, scores)
+    k = int(np.argmax(tpr - fpr))
+    return OperatingPoint(float(min(thresholds[k], 1.0)), float(tpr[k]), float(1 - fpr[k]))
+
+
+def at_threshold(y_good: np.ndarray, scores: np.ndarray, threshold: float) -> OperatingPoint:
+    """Sensitivity and specificity when clips with score >= threshold are called good."""
+    y_good = np.asarray(y_good).astype(bool)
+    called = np.asarray(scores) >= threshold
+    sens = float(np.mean(called[y_good])) if y_good.any() else float("nan")
+    spec = float(np.mean(~called[~y_good])) if (~y_good).any() else float("nan")
+    return OperatingPoint(float(threshold), sens, spec)
+
+
+def specificity_at_sensitivity(y_good: np.ndarray, scores: np.ndarray, sensitivity: float) -> float:
+    """The best specificity among ROC points whose sensitivity is at least `sensitivity`."""
+    if not _both_classes(np.asarray(y_good)):
+        return float("nan")
+    fpr, tpr, _ = roc(y_good, scores)
+    return float(np.max(1 - fpr[tpr >= sensitivity - 1e-12]))
+
+
+@dataclass
+class Report:
+    """Everything `squat evaluate` reports for one model on one set of clips."""
+
+    n: int
+    accuracy: float
+    kappa: float
+    per_class: dict[str, dict[str, float]]  # class key -> precision, recall, f1, support
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+    confusion_normalised: list[list[float]]  # each row divided by its total (recall on the diagonal)
+    auc: float
+    youden: OperatingPoint | None  # picked on THESE clips (optimistic on test data)
+    stored: OperatingPoint | None  # at the model's stored (validation) threshold
+    specificity_at_paper_sensitivity: float
+    roc_fpr: list[float] = field(default_factory=list, repr=False)
+    roc_tpr: list[float] = field(default_factory=list, repr=False)
+
+    def to_dict(self, with_roc: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_roc:
+            d.pop("roc_fpr")
+            d.pop("roc_tpr")
+        return d
+
+
+def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> Report:
+    """Metrics of (N, 7) predicted probabilities against (N,) true class indices."""
+    y = np.asarray(y, dtype=int)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (len(y), N_CLASSES):
+        raise ValueError(f"probabilities must have shape ({len(y)}, {N_CLASSES}), got {probs.shape}")
+    pred = probs.argmax(axis=1)
+    labels = list(range(N_CLASSES))
+    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    cm = confusion_matrix(y, pred, labels=labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cm_norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    y_good, scores = good_labels(y), good_scores(probs)
+    both = _both_classes(y_good)
+    fpr, tpr, _ = roc(y_good, scores) if both else (np.array([]), np.array([]), None)
+    return Report(
+        n=len(y),
+        accuracy=float(accuracy_score(y, pred)),
+        kappa=float(cohen_kappa_score(y, pred, labels=labels)),
+        per_class={
+            key: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]), "support": int(support[i])}
+            for i, key in enumerate(CLASS_KEYS)
+        },
+        confusion=cm.tolist(),
+        confusion_normalised=cm_norm.tolist(),
+        auc=auc(y_good, scores),
+        youden=youden(y_good, scores) if both else None,
+        stored=at_threshold(y_good, scores, threshold) if threshold is not None else None,
+        specificity_at_paper_sensitivity=specificity_at_sensitivity(y_good, scores, PAPER_SENSITIVITY),
+        roc_fpr=fpr.tolist(),
+        roc_tpr=tpr.tolist(),
+    )

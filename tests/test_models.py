@@ -1,0 +1,178 @@
+"""The Keras builders, the Classifier and the model files (no training here: weights are as initialised)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from squatcli import models as M
+from squatcli.errors import SquatError
+from squatcli.skeleton import CLASS_KEYS, N_CLASSES, N_FEATURES, WINDOW
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+RNG = np.random.default_rng(0)
+MEAN = RNG.uniform(0.5, 2.0, N_FEATURES)
+STD = RNG.uniform(0.1, 0.5, N_FEATURES)
+
+
+def minimal_metadata(kind: str = "cnn") -> dict:
+    return {"format": M.METADATA_FORMAT, "version": 1, "name": kind, "kind": kind, "classes": list(CLASS_KEYS),
+            "window": WINDOW, "features": {"n": N_FEATURES}, "threshold": 0.42}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_cnn():
+    return M.build("cnn", MEAN, STD, width=16)
+
+
+def test_paper_configurations_have_the_papers_parameter_counts():
+    assert round(M.build("cnn", MEAN, STD, **M.CNN_PAPER).count_params() / 1e6, 2) == 1.46
+    assert round(M.build("lstm", MEAN, STD, **M.LSTM_PAPER).count_params() / 1e6, 2) == 2.46
+
+
+def test_cnn_structure_and_options():
+    m = M.build("cnn", MEAN, STD, width=8, depth=3, downsample=2)
+    names = [layer.name for layer in m.layers]
+    assert "downsample" in names and "block3_add" in names and "block4_add" not in names
+    assert sum(n.endswith("_conv") for n in names) == 1 + 3 * 4  # stem + (3 convs + skip) per block
+    assert m.get_layer("block1_skip_conv").strides == (2,) and m.get_layer("block1_skip_conv").kernel_size == (1,)
+    assert m.get_layer("pool").output.shape[-1] == 8
+    assert m.output_shape == (None, N_CLASSES)
+    lstm = M.build("lstm", MEAN, STD, units=8, depth=1, downsample=5)
+    assert lstm.get_layer("downsample").output.shape[1] == WINDOW // 5
+    assert lstm.get_layer("bilstm1").output.shape[-1] == 16
+
+
+def test_standardisation_lives_inside_the_model(small_cnn):
+    x = RNG.uniform(0, 3, (2, WINDOW, N_FEATURES)).astype(np.float32)
+    import keras
+
+    front = keras.Model(small_cnn.input, small_cnn.get_layer("standardise").output)
+    assert np.allclose(front(x).numpy(), (x - MEAN) / STD, atol=1e-4)
+
+
+def test_unknown_options_are_errors():
+    with pytest.raises(SquatError, match="units"):
+        M.architecture("cnn", units=3)
+    with pytest.raises(SquatError, match="unknown model"):
+        M.build("transformer", MEAN, STD)
+
+
+def test_classifier_predicts_probabilities_fast(small_cnn):
+    clf = M.Classifier(small_cnn, minimal_metadata())
+    x = RNG.uniform(0, 3, (5, WINDOW, N_FEATURES)).astype(np.float32)
+    p = clf.predict(x)
+    assert p.shape == (5, N_CLASSES) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert np.allclose(clf.predict(x[:1]), p[:1], atol=1e-5)  # batch-independent
+    assert np.allclose(clf.predict(x, batch_size=2), p, atol=1e-5)
+    assert clf.predict(x[:0]).shape == (0, N_CLASSES)
+    assert clf.threshold == 0.42
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        clf.predict(x[:1])
+        times.append(time.perf_counter() - t)
+    assert np.median(times) < 0.02  # one window in < 20 ms through the traced function
+    with pytest.raises(ValueError, match="shape"):
+        clf.predict(np.zeros((1, 100, N_FEATURES)))
+
+
+def test_save_and_load_round_trip(tmp_path, small_cnn):
+    keras_path, json_path = M.save_model(small_cnn, minimal_metadata() | {"extra": np.float32(1.5)}, tmp_path / "m.keras")
+    assert (keras_path.name, json_path.name) == ("m.keras", "m.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]  # no temporary files left
+    x = RNG.uniform(0, 3, (3, WINDOW, N_FEATURES)).astype(np.float32)
+    for spec in (tmp_path / "m", tmp_path / "m.keras", str(tmp_path / "m.json")):
+        clf = M.load_model(spec)
+        assert clf.name == "cnn" and clf.metadata["extra"] == 1.5
+        assert np.allclose(clf.predict(x), M.Classifier(small_cnn, {}).predict(x), atol=1e-6)
+
+
+def test_broken_model_files_are_one_line_errors(tmp_path, small_cnn):
+    with pytest.raises(SquatError, match="no such model metadata"):
+        M.load_model(tmp_path / "absent")
+    M.save_model(small_cnn, minimal_metadata(), tmp_path / "m")
+    (tmp_path / "m.keras").write_bytes(b"not a zip file")
+    with pytest.raises(SquatError, match="not a readable Keras model"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.keras").unlink()
+    with pytest.raises(SquatError, match="no such model file"):
+        M.load_model(tmp_path / "m")
+    M.save_model(small_cnn, minimal_metadata(), tmp_path / "m")
+    (tmp_path / "m.json").write_text("{broken")
+    with pytest.raises(SquatError, match="not valid JSON"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps(minimal_metadata() | {"classes": ["a", "b"]}))
+    with pytest.raises(SquatError, match="trained for classes"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(SquatError, match="not squatcli model metadata"):
+        M.load_model(tmp_path / "m")
+
+
+def test_bundled_names_resolve_through_the_models_dirs(tmp_path, monkeypatch, small_cnn):
+    monkeypatch.setenv("SQUAT_MODELS_DIR", str(tmp_path))
+    M.save_model(small_cnn, minimal_metadata("lstm"), tmp_path / "lstm")
+    assert M.model_paths("lstm")[0] == tmp_path / "lstm.keras"
+    assert M.load_model("lstm").name == "lstm"
+    assert M.models_dirs()[1] == MODELS_DIR
+
+
+def test_missing_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(M, "models_dirs", lambda: [tmp_path])
+    with pytest.raises(SquatError, match="no bundled cnn model"):
+        M.load_model("cnn")
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm"])
+def test_bundled_models_load_with_complete_metadata(kind):
+    if not (MODELS_DIR / f"{kind}.keras").exists():
+        pytest.skip("bundled models not trained yet")
+    clf = M.load_model(kind)
+    md = clf.metadata
+    assert clf.name == kind and md["kind"] == kind and 0 < clf.threshold < 1
+    assert md["data"]["source"] == "synthetic" and md["data"]["split"] == "subject"
+    assert md["command"].startswith(f"squat train --model {kind} ")
+    for key in ("fingerprint", "n_train", "n_val", "n_test", "test_subjects", "val_subjects"):
+        assert key in md["data"]
+    for key in ("time_s", "best_epoch", "epochs_run", "seed", "lr", "batch_size"):
+        assert key in md["training"]
+    assert set(md["validation"]) >= {"accuracy", "auc", "sensitivity", "specificity"}
+    assert len(md["features"]["standardisation"]["mean"]) == N_FEATURES
+    assert clf.predict(np.ones((1, WINDOW, N_FEATURES), np.float32)).shape == (1, N_CLASSES)
+
+
+def test_cli_help_does_not_import_tensorflow():
+    code = "import sys, squatcli.cli, squatcli.metrics, squatcli.evaluation, squatcli.train, squatcli.plots; " \
+           "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_bundled_models_score_the_figures_in_the_model_card():
+    """models/README.md's table of held-out figures is what `squat evaluate --model all` measures."""
+    import re
+
+    from squatcli.evaluation import evaluate_models
+
+    card = (MODELS_DIR / "README.md").read_text(encoding="utf-8") if (MODELS_DIR / "README.md").exists() else ""
+    rows = {m[0]: tuple(map(float, m[1:])) for m in
+            re.findall(r"^\| `(cnn|lstm)` \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) / ([0-9.]+) \|", card, re.M)}  # fmt: skip
+    if not rows or not all((MODELS_DIR / f"{k}.keras").exists() for k in ("cnn", "lstm")):
+        pytest.skip("bundled models or their model card not there yet")
+    try:
+        import squatcli.synth  # noqa: F401
+    except ImportError:
+        pytest.skip("no synthetic corpus in this squatcli")
+    results = evaluate_models(["cnn", "lstm"])
+    for r in results:
+        assert r.scope == "test split", f"the synthetic corpus changed since {r.name} was trained: retrain (models/README.md)"
+        want = rows[r.name]
+        got = (r.report.accuracy, r.report.kappa, r.report.auc, r.report.stored.sensitivity, r.report.stored.specificity)
+        assert got == pytest.approx(want, abs=0.0015), r.name

@@ -1,0 +1,209 @@
+"""Training and evaluation end to end on a tiny stand-in dataset in the paper's layout (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from classifier_data import write_standin_dataset
+from squatcli import features as F
+from squatcli import metrics
+from squatcli import train as T
+from squatcli.cli import app
+from squatcli.datasets import load_paper_dataset, read_paper_json
+from squatcli.skeleton import CLASS_FOLDERS, CLASS_KEYS, N_FEATURES, WINDOW
+
+pytestmark = pytest.mark.slow
+SQUAT = [sys.executable, "-m", "squatcli.cli"]
+
+
+def run(*args: str, ok: bool = True):
+    result = CliRunner().invoke(app, list(args))
+    if ok:
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """42 clips (6 per class, 6 subjects) in the paper's layout, with a manifest.csv naming each clip's subject."""
+    return write_standin_dataset(tmp_path_factory.mktemp("tiny") / "Pose_Dataset")
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory) -> Path:
+    """A CNN trained for 2 epochs through the CLI, split by subject."""
+    out = tmp_path_factory.mktemp("models") / "cnn"
+    result = run("train", "--model", "cnn", "--data", str(tiny), "--epochs", "2", "--split", "subject",
+                 "--seed", "1", "--width", "16", "--out", str(out))  # fmt: skip
+    assert "epoch   2/2" in result.stderr and "val acc" not in result.stdout
+    return out
+
+
+def test_train_writes_a_loadable_model_with_complete_metadata(trained, tiny):
+    from squatcli.models import load_model
+
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["cnn.json", "cnn.keras"]
+    clf = load_model(trained)
+    md = clf.metadata
+    data = load_paper_dataset(tiny)
+    assert md["classes"] == list(CLASS_KEYS) and md["class_folders"] == list(CLASS_FOLDERS)
+    assert md["window"] == WINDOW and md["features"]["n"] == N_FEATURES
+    assert md["architecture"] == {"kind": "cnn", "width": 16, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
+    assert md["parameters"] == clf.model.count_params()
+    assert md["data"]["source"] == str(tiny.resolve()) and md["data"]["fingerprint"] == data.fingerprint()
+    assert (md["data"]["split"], md["data"]["split_seed"]) == ("subject", 1)
+    assert md["data"]["n_train"] + md["data"]["n_val"] + md["data"]["n_test"] == len(data) == 42
+    assert not set(md["data"]["val_subjects"]) & set(md["data"]["test_subjects"])
+    tr = md["training"]
+    assert tr["epochs_run"] == 2 and 1 <= tr["best_epoch"] <= 2 and tr["seed"] == 1 and tr["time_s"] > 0
+    assert (tr["batch_size"], tr["lr"], tr["interrupted"]) == (32, 1e-3, False) and len(tr["history"]) == 2
+    assert md["command"].startswith("squat ") or md["command"].startswith("squat train")
+    assert set(md["validation"]) >= {"accuracy", "kappa", "auc", "sensitivity", "specificity"}
+    std = md["features"]["standardisation"]
+    train_idx, _, _ = T.split(data, "subject", 1)
+    assert np.allclose(std["mean"], data.x[train_idx].mean(axis=(0, 1)), atol=1e-5)  # training clips only
+    p = clf.predict(data.x[:3])
+    assert p.shape == (3, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_threshold_is_youden_on_the_validation_split(trained, tiny):
+    from squatcli.models import load_model
+
+    clf = load_model(trained)
+    data = load_paper_dataset(tiny)
+    _, val, test = T.split(data, "subject", 1)
+    y_val = metrics.good_labels(data.y[val])
+    s_val = metrics.good_scores(clf.predict(data.x[val]))
+    op = metrics.youden(y_val, s_val)
+    assert clf.threshold == pytest.approx(op.threshold, abs=1e-5)
+    assert np.min(np.abs(s_val - clf.threshold)) < 1e-5  # it is one of the validation scores
+    md = clf.metadata["validation"]
+    assert (md["sensitivity"], md["specificity"]) == pytest.approx((op.sensitivity, op.specificity))
+
+
+def test_threshold_ignores_the_test_split(tiny, monkeypatch):
+    """Scrambling every test clip changes nothing in the threshold; Youden is only ever asked about validation."""
+    data = load_paper_dataset(tiny)
+    _, val, test = T.split(data, "random", 0)
+    scrambled = data.subset(np.arange(len(data)))
+    scrambled.x = scrambled.x.copy()
+    scrambled.x[test] = np.random.default_rng(5).uniform(0, 4, scrambled.x[test].shape).astype(np.float32)
+    calls = []
+    real = metrics.youden
+    monkeypatch.setattr(metrics, "youden", lambda y, s: calls.append(np.asarray(y).copy()) or real(y, s))
+    config = T.TrainConfig("cnn", epochs=1, seed=0, split="random", arch={"width": 8, "depth": 1})
+    a = T.train(data, config).metadata  # same seed, same split, same training and validation clips
+    b = T.train(scrambled, config).metadata
+    assert a["threshold"] == pytest.approx(b["threshold"], abs=1e-5)
+    assert a["validation"] == pytest.approx(b["validation"], abs=1e-5)
+    assert a["data"]["test_fingerprint"] != b["data"]["test_fingerprint"]
+    assert calls and all(np.array_equal(c, metrics.good_labels(data.y[val])) for c in calls)
+
+
+def test_interrupt_keeps_the_best_epoch_so_far(tiny):
+    import keras
+
+    class StopAtThree(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    data = load_paper_dataset(tiny)
+    seen = []
+    result = T.train(data, T.TrainConfig("cnn", epochs=50, arch={"width": 8, "depth": 1}),
+                     on_epoch=seen.append, callbacks=[StopAtThree()])  # fmt: skip
+    assert result.interrupted and result.metadata["training"]["interrupted"]
+    assert result.metadata["training"]["epochs_run"] == 3 == len(seen)
+    best = max(seen, key=lambda e: (e.val_accuracy, -e.val_loss))
+    assert result.metadata["training"]["best_epoch"] == best.epoch
+    assert result.metadata["validation"]["accuracy"] == pytest.approx(best.val_accuracy)
+
+
+def test_ctrl_c_on_the_command_line_saves_the_best_model(tiny, tmp_path):
+    out = tmp_path / "m"
+    env = dict(os.environ, COLUMNS="200")
+    proc = subprocess.Popen([*SQUAT, "train", "--data", str(tiny), "--epochs", "500", "--patience", "500",
+                             "--width", "8", "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+    lines = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if line.startswith("epoch   2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "interrupted after epoch" in rest
+    md = json.loads(out.with_suffix(".json").read_text())
+    assert md["training"]["interrupted"] and md["training"]["epochs_run"] >= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]
+
+
+def test_evaluate_json_on_the_models_test_split(trained, tiny, tmp_path):
+    result = run("evaluate", "--model", str(trained), "--json", "--roc", "--out", str(tmp_path / "figs"))
+    doc = json.loads(result.stdout)  # nothing else on stdout
+    (m,) = doc["models"]
+    md = json.loads(trained.with_suffix(".json").read_text())
+    assert m["scope"] == "test split" and m["n"] == md["data"]["n_test"]
+    assert m["threshold"] == md["threshold"] and m["stored"]["threshold"] == md["threshold"]
+    assert sum(map(sum, m["confusion"])) == m["n"] and len(m["roc_fpr"]) == len(m["roc_tpr"])
+    for key in ("accuracy", "kappa", "auc", "per_class", "confusion_normalised", "youden", "stored"):
+        assert key in m
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["confusion_cnn.png", "roc.png"]
+    assert (tmp_path / "figs" / "roc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_another_dataset_scores_every_clip(trained, tmp_path):
+    other = write_standin_dataset(tmp_path / "other", clips_per_class=3, seed=9, manifest=False)
+    m = json.loads(run("evaluate", "--model", str(trained), "--data", str(other), "--json").stdout)["models"][0]
+    assert m["scope"] == "whole dataset" and m["n"] == 21
+
+
+def test_lstm_and_the_comparison_of_all_models(trained, tiny, tmp_path, monkeypatch):
+    import shutil
+
+    for suffix in (".keras", ".json"):
+        shutil.copy(trained.with_suffix(suffix), tmp_path / f"cnn{suffix}")
+    run("train", "--model", "lstm", "--data", str(tiny), "--epochs", "1", "--width", "8", "--depth", "1",
+        "--downsample", "10", "--split", "subject", "--seed", "1", "--out", str(tmp_path / "lstm"))  # fmt: skip
+    monkeypatch.setenv("SQUAT_MODELS_DIR", str(tmp_path))
+    result = run("evaluate", "--model", "all")
+    assert "comparison" in result.stdout and "lstm" in result.stdout
+    doc = json.loads(run("evaluate", "--model", "all", "--json").stdout)
+    assert [m["model"] for m in doc["models"]] == ["cnn", "lstm"]
+    assert doc["models"][1]["kind"] == "lstm" and doc["models"][1]["parameters"] > 0
+
+
+def test_published_layout_without_manifest_trains_with_a_random_split(tmp_path):
+    """The dataset as published: class folders (with the 'bad_innner_thigh' typo), 1115_3djoints_index, no manifest."""
+    root = write_standin_dataset(tmp_path / "Pose_Dataset", clips_per_class=4, manifest=False)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json"))
+    assert "bad_innner_thigh/1115_3djoints_index/1115_squat_000001.json" in files and len(files) == 28
+    data, info = T.load_data(root)
+    one = read_paper_json(root / files[0])
+    assert np.allclose(data.x[data.ids.index(files[0])], F.fit_window(F.normalise(one)), atol=1e-6)
+    result = T.train(data, T.TrainConfig("cnn", epochs=1, split="random", arch={"width": 8, "depth": 1}),
+                     data_info=info)  # fmt: skip
+    assert result.metadata["data"]["n_val"] == 7 and result.metadata["data"]["source"] == str(root.resolve())
+    bad = run("train", "--data", str(root), "--split", "subject", "--epochs", "1", ok=False)
+    assert bad.exit_code == 1 and "no manifest.csv" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_usage_errors(tmp_path):
+    assert run("train", "--model", "svm", ok=False).exit_code == 2
+    missing = run("train", "--data", str(tmp_path / "nowhere"), ok=False)
+    assert missing.exit_code == 1 and "no such dataset folder" in missing.stderr
+    absent = run("evaluate", "--model", str(tmp_path / "nothing"), ok=False)
+    assert absent.exit_code == 1 and "no such model metadata" in absent.stderr
