@@ -19,28 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
+from testvideo import DEFAULT_SOURCE, make_test_video
 
-from squatcli.features import pad_to_window
 from squatcli.pose import extract_video
-
-DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "videos" / "front_bodyweight_good.mp4"
-
-
-def make_test_video(source: Path, out: Path, frames: int = 300, size: tuple[int, int] = (1280, 720)) -> None:
-    """Resize `source` to `size` and ping-pong its frames to `frames` frames at 30 fps."""
-    cap = cv2.VideoCapture(str(source))
-    clip = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        clip.append(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
-    for i in pad_to_window(np.arange(len(clip)), frames):
-        writer.write(clip[i])
-    writer.release()
 
 
 def main() -> None:

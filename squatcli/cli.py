@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from squatcli.errors import SquatError
 from squatcli.skeleton import DEFAULT_STRIDE
+
+STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
 
 app = typer.Typer(
     name="squat",
@@ -71,11 +75,11 @@ def progress_bar(description: str):
             progress.stop()
 
 
-def print_json(data) -> None:
-    """Machine-readable output: one JSON document on stdout and nothing else."""
+def print_json(data, compact: bool = False) -> None:
+    """Machine-readable output on stdout: indented, or one object per line when `compact`."""
     import json
 
-    print(json.dumps(data, indent=2))
+    print(json.dumps(data, indent=None if compact else 2), flush=True)
 
 
 @command
@@ -118,9 +122,48 @@ def extract(
 
 
 @command
-def synth() -> None:
-    """Generate the synthetic squat corpus (paper dataset layout + joints .npz)."""
-    not_available("synth", "the synthetic corpus issue")
+def synth(
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder to write the corpus to (paper's Pose_Dataset layout + joints/*.npz + manifest.csv); must be new or empty.", show_default=False)] = None,
+    clips_per_class: Annotated[int, typer.Option("--clips-per-class", "-n", min=1, help="Clips of each of the 7 classes.")] = 300,
+    subjects: Annotated[int, typer.Option("--subjects", "-s", min=1, help="Synthetic people (each performs every class; use --split subject when training).")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed writes identical files.")] = 0,
+    clean: Annotated[bool, typer.Option("--clean", help="Write the exact joints, without pose-estimator noise.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing synthetic corpus in --out.")] = False,
+    preview: Annotated[Optional[Path], typer.Option("--preview", help="Also (or only) write a PNG contact sheet: side and front stick figures of each class at the bottom of a rep.", show_default=False)] = None,
+) -> None:
+    """Generate the synthetic squat corpus: 10 s clips of good squats and the paper's six faults, 3-5 reps each."""
+    from squatcli import synth as synthetic
+
+    if output is None and preview is None:
+        raise SquatError("nothing to do: give --out DIR (the corpus) and/or --preview OUT.png")
+    if preview is not None:
+        if preview.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise SquatError("the preview must be a .png, .pdf or .svg file", preview)
+        synthetic.preview_sheet(preview, seed=seed)
+        err.print(f"preview written to {escape(str(preview))}")
+    if output is None:
+        return
+    start = time.perf_counter()
+    with progress_bar("generating clips") as report:
+        rows = synthetic.build_corpus(output, clips_per_class, subjects, seed, noise=not clean, overwrite=overwrite, progress=report)
+    seconds = time.perf_counter() - start
+    from rich.table import Table
+
+    from squatcli.skeleton import CLASSES
+
+    table = Table(title=f"synthetic corpus -> {output} (seed {seed}, {seconds:.1f} s)", title_justify="left")
+    for col in ("class", "folder", "clips", "subjects", "mild/obvious", "partial", "reps (mean)"):
+        table.add_column(col, justify="left" if col in ("class", "folder") else "right")
+    for c in CLASSES:
+        mine = [r for r in rows if r["label"] == c.key]
+        sev = np.array([float(r["severity"]) for r in mine])
+        mild = "-" if c.key == "good" else f"{(sev < 0.5).sum()}/{(sev >= 0.5).sum()}"
+        partial = "-" if c.key == "good" else str(sum(bool(r["partial"]) for r in mine))
+        table.add_row(c.name, c.folder, str(len(mine)), str(len({r["subject"] for r in mine})), mild, partial,
+                      f"{np.mean([int(r['reps']) for r in mine]):.1f}")  # fmt: skip
+    size = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
+    table.caption = f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output} --split subject`"
+    out.print(table)
 
 
 @command
@@ -137,6 +180,7 @@ def train(
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation accuracy (default: cnn 10, lstm 12).", show_default=False)] = None,
+    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Random left/right mirroring, time reversal and start shifts of the training clips.")] = True,
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
@@ -174,25 +218,26 @@ def train(
         seed=seed,
         split=split,
         arch=arch,
-    )
+        augment=augment,
+    ).resolved()
     with progress_bar("reading clips") as report:
         dataset, data_info = training.load_data(data, progress=report)
     err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} clips, {split} split, seed {seed}", highlight=False)
 
     def on_epoch(e) -> None:
         star = "[green]*[/]" if e.improved else " "
-        left = min(e.epochs - e.epoch, max(0, config_r.patience - (e.epoch - e.best_epoch)))
+        left = min(e.epochs - e.epoch, max(0, config.patience - (e.epoch - e.best_epoch)))
         eta = left * e.elapsed / e.epoch
         err.print(
             f"epoch {e.epoch:>3}/{e.epochs}  loss {e.loss:.3f} acc {e.accuracy:.3f}  |  val loss {e.val_loss:.3f} "
             f"acc {e.val_accuracy:.3f} {star} best {e.best_val_accuracy:.3f} @{e.best_epoch}  |  {e.seconds:.1f} s  "
-            f"total {e.elapsed:.0f} s  eta <= {eta:.0f} s",
+            f"total {e.elapsed:.0f} s  patience {left} (~{eta:.0f} s)",
             highlight=False,
         )
 
-    config_r = config.resolved()
     command_line = shlex.join(["squat", *sys.argv[1:]])
-    result = training.train(dataset, config, data_info=data_info, command=command_line, name=output.name.removesuffix(".keras"), on_epoch=on_epoch)
+    name = output.name.removesuffix(".keras").removesuffix(".json")
+    result = training.train(dataset, config, data_info=data_info, command=command_line, name=name, on_epoch=on_epoch)
 
     from squatcli.models import save_model
 
@@ -282,8 +327,8 @@ def evaluate(
             cm.add_row(f"{short[k]} {c.key}", *[f"[bold]{v:.2f}[/]" if i == k else (f"{v:.2f}" if v else ".") for i, v in enumerate(row)])
         out.print(cm)
     if len(results) > 1:
-        cmp = Table("model", "parameters", "accuracy", "kappa", "AUC", f"specificity @ sens {metrics.PAPER_SENSITIVITY}",
-                    "sens / spec at stored threshold", "training time", title="comparison", title_justify="left")
+        cmp = Table("model", "parameters", "accuracy", "kappa", "AUC", f"spec. at sens. {metrics.PAPER_SENSITIVITY}",
+                    "sens. / spec. at stored thr.", "training time", title="comparison", title_justify="left")
         for r in results:
             d = r.to_dict()
             stored = f"{pct(r.report.stored.sensitivity)} / {pct(r.report.stored.specificity)}" if r.report.stored else "-"
@@ -296,10 +341,156 @@ def evaluate(
         err.print(f"wrote {f}", highlight=False)
 
 
+EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
+
+
 @command
-def assess() -> None:
-    """Assess squat form in videos or pose clips."""
-    not_available("assess", "the assessment issue")
+def assess(
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False)] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Bundled model name (cnn, lstm) or path to NAME.keras.")] = "cnn",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
+    annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
+    stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame.")] = DEFAULT_STRIDE,
+    example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
+) -> None:
+    """Assess squat form: class probabilities, a verdict at the model's threshold, and per-rep measurements.
+
+    Inputs of any length and frame rate are resampled to 30 fps and scored over 10 s windows (shorter clips are
+    padded by ping-pong repetition). Exit code 1 if any input could not be assessed.
+    """
+    from squatcli.assess import assess as assess_one
+    from squatcli.assess import expand_inputs, failure
+
+    paths = expand_inputs(list(inputs or [])) + ([EXAMPLE_CLIP] if example else [])
+    if not paths:
+        raise typer.BadParameter("give at least one input (or --example)", param_hint="INPUTS")
+    if annotate is not None:
+        if annotate.suffix.lower() != ".mp4":
+            raise typer.BadParameter(f"{annotate}: the annotated video must end in .mp4", param_hint="'--annotate'")
+        if len(paths) != 1:
+            raise typer.BadParameter("--annotate takes exactly one input video", param_hint="'--annotate'")
+    from squatcli.models import load_model
+
+    t = time.perf_counter()
+    classifier = load_model(model)
+    load_s = time.perf_counter() - t
+    results, failed = [], 0
+    for path in paths:
+        try:
+            with progress_bar(f"pose {path.name}") as report:
+                result = assess_one(path, classifier, stride=stride, progress=report)
+            if annotate is not None:
+                write_annotation(result, annotate)
+        except SquatError as e:
+            failed += 1
+            results.append((path, None, e))
+            if as_json:
+                print_json(failure(path, e), compact=True)
+            else:
+                err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+            continue
+        results.append((path, result, None))
+        if as_json:
+            print_json(result.to_dict() | {"model_load_s": round(load_s, 3)}, compact=True)
+        else:
+            render_assessment(result)
+    if not as_json:
+        if len(paths) > 1:
+            render_batch_summary(results)
+        err.print(f"[dim]model {classifier.name} loaded in {load_s:.1f} s; "
+                  f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
+
+
+def write_annotation(result, out_path: Path) -> None:
+    """The input video with skeleton, rep cues and verdict drawn on every frame."""
+    if result.motion.kind != "video":
+        raise SquatError("--annotate needs a video input", result.motion.path)
+    from squatcli.annotate import annotate_video
+
+    with progress_bar(f"annotate {out_path.name}") as report:
+        annotate_video(result, out_path, progress=report)
+
+
+def render_assessment(result) -> None:
+    """The human-readable report of one assessment: probabilities, verdict, reps, notes."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from squatcli.skeleton import CLASSES, GOOD
+
+    probs = result.probabilities
+    table = Table(title=str(result.motion.path), title_justify="left")
+    table.add_column("class")
+    table.add_column("probability", justify="right")
+    table.add_column("", min_width=20)
+    for i in np.argsort(-probs):
+        bar = "█" * int(round(probs[i] * 20))
+        style = "green" if i == GOOD else ("bold" if i == result.main_fault else "")
+        table.add_row(CLASSES[i].name, f"{probs[i]:.1%}", bar, style=style)
+    out.print(table)
+    colour = "green" if result.good else "red"
+    cue = CLASSES[GOOD if result.good else result.main_fault].cue
+    out.print(Panel(f"[bold {colour}]{result.verdict_text}[/]\n{cue}", expand=False))
+    out.print(f"[dim]P(good) {probs[GOOD]:.2f} vs threshold {result.threshold:.2f} (Youden's index on validation data); "
+              f"model {result.model}; mean over {len(result.window_starts)} window(s) of 10 s[/]")  # fmt: skip
+    if result.reps is not None:
+        render_reps(result.reps)
+    for note in result.motion.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+
+
+SHORT_METRIC_NAMES = {"depth": "depth", "min_knee_angle": "knee angle", "knee_ankle_width_ratio": "knees in",
+                      "max_trunk_lean": "trunk lean", "head_angle": "head up"}  # fmt: skip
+
+
+def render_reps(report) -> None:
+    from rich.table import Table
+
+    from squatcli.reps import NOTE
+
+    reps = report.to_dict()["reps"]
+    if not reps:
+        out.print("[yellow]no rep found[/] (the hips never dropped 10 % of leg length)")
+        return
+    table = Table(title=f"{report.count} rep(s)" + (f" + {report.partial_count} partial" if report.partial_count else ""),
+                  title_justify="left", caption=NOTE, caption_justify="left")  # fmt: skip
+    for name in ("rep", "time s", "depth*", "knee °", "knee/ankle", "trunk lean °", "head °", "out of range"):
+        table.add_column(name, justify="left" if name == "out of range" else "right", no_wrap=name == "rep")
+
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    cues: dict[str, None] = {}
+    for k, r in enumerate(reps, 1):
+        cues.update(dict.fromkeys(r["cues"]))
+        flagged = ", ".join(SHORT_METRIC_NAMES.get(m, m) for m in r["out_of_range"])
+        table.add_row(f"{k}{' (cut)' if r['partial'] else ''}", f"{r['start_s']:.1f}-{r['end_s']:.1f}",
+                      fmt(r["depth"], "+.2f"), fmt(r["min_knee_angle"], ".0f"), fmt(r["knee_ankle_width_ratio"], ".2f"),
+                      fmt(r["max_trunk_lean"], ".0f"), fmt(r["head_angle"], ".0f"),
+                      f"[yellow]{flagged}[/]" if flagged else "[green]none[/]")  # fmt: skip
+    out.print(table)
+    for cue in cues:
+        out.print(f"  [yellow]>[/] {escape(cue)}")
+    out.print("[dim]* depth: hip above knee at the bottom, in thigh lengths (below 0 = hips below knees); "
+              "(cut) = a rep the clip starts or ends inside[/]")
+
+
+def render_batch_summary(results) -> None:
+    from rich.table import Table
+
+    table = Table(title="summary", title_justify="left")
+    for name in ("input", "verdict", "P(good)", "reps"):
+        table.add_column(name)
+    for path, result, error in results:
+        if error is not None:
+            table.add_row(str(path), f"[red]failed: {escape(str(error))}[/]", "", "")
+        else:
+            colour = "green" if result.good else "red"
+            reps = "-" if result.reps is None else str(result.reps.count)
+            table.add_row(str(path), f"[{colour}]{result.verdict_text}[/]", f"{result.probabilities[0]:.2f}", reps)
+    out.print(table)
 
 
 def main() -> None:

@@ -111,3 +111,11 @@ def resample(times: np.ndarray, values: np.ndarray, new_times: np.ndarray) -> np
 def uniform_times(duration: float, fps: float = FPS) -> np.ndarray:
     """Sample times 0, 1/fps, ... covering [0, duration]."""
     return np.arange(int(np.floor(duration * fps + 1e-6)) + 1) / fps
+
+
+def resample_to_fps(values: np.ndarray, fps: float, new_fps: float = FPS) -> np.ndarray:
+    """A (T, ...) track sampled uniformly at `fps` -> the same motion sampled at `new_fps` (linear interpolation)."""
+    if abs(fps - new_fps) < 1e-9:
+        return np.asarray(values)
+    times = np.arange(len(values)) / fps
+    return resample(times, values, uniform_times(times[-1], new_fps)).astype(np.asarray(values).dtype)

@@ -1,0 +1,173 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from squatcli import assess as A
+from squatcli.cli import app
+from squatcli.datasets import JointsClip, write_joints_npz, write_paper_json
+from squatcli.errors import SquatError
+from squatcli.features import distances
+from squatcli.skeleton import CLASS_KEYS, GOOD, N_FEATURES, WINDOW
+
+from conftest import squat_joints, write_video
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """An untrained small CNN with complete metadata: enough to test structure, not judgement."""
+    from squatcli import models as M
+
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    model = M.build("cnn", np.ones(N_FEATURES), np.ones(N_FEATURES), width=8, depth=1)
+    meta = {"format": M.METADATA_FORMAT, "version": M.METADATA_VERSION, "name": "tiny", "classes": list(CLASS_KEYS),
+            "window": WINDOW, "threshold": 0.5, "features": {"n": N_FEATURES}}  # fmt: skip
+    M.save_model(model, meta, path)
+    return path
+
+
+def write_clip(path, fps=30.0, seconds=6.0, reps=3, seed=0):
+    frames = int(round(seconds * fps))
+    write_joints_npz(path, JointsClip(squat_joints(frames=frames, fps=fps, reps=reps, seed=seed).astype(np.float32), fps))
+    return path
+
+
+def invoke_json(*args):
+    result = runner.invoke(app, ["assess", "--json", *map(str, args)])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]  # every stdout line is a JSON object
+    return result.exit_code, lines, result.stderr
+
+
+def test_json_schema_for_a_joints_clip(tmp_path, tiny_model):
+    clip = write_clip(tmp_path / "a.npz", seconds=14.0, reps=5)
+    code, [obj], _ = invoke_json(clip, "-m", tiny_model)
+    assert code == 0
+    assert obj["schema"] == 1 and obj["ok"] is True and obj["input"] == str(clip) and obj["kind"] == "joints"
+    assert obj["model"] == "tiny" and obj["threshold"] == 0.5
+    assert list(obj["probabilities"]) == list(CLASS_KEYS)
+    assert sum(obj["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert obj["frames"] == 420 and obj["duration_s"] == 14.0
+    # 420 frames -> windows at 0 and 120 frames (the last aligned to the end)
+    assert [(w["start_s"], w["end_s"]) for w in obj["windows"]] == [(0.0, 10.0), (4.0, 14.0)]
+    mean_good = np.mean([w["probabilities"]["good"] for w in obj["windows"]])
+    assert obj["probabilities"]["good"] == pytest.approx(mean_good, abs=1e-3)
+    assert obj["verdict"] in ("good", "needs_work")
+    assert (obj["verdict"] == "good") == (obj["probabilities"]["good"] >= obj["threshold"])
+    if obj["verdict"] == "needs_work":
+        faults = {k: v for k, v in obj["probabilities"].items() if k != "good"}
+        assert obj["main_fault"] == max(faults, key=faults.get)
+    assert obj["reps"]["count"] + obj["reps"]["partial_count"] >= 4 and "not a second classifier" in obj["reps"]["note"]
+    assert {"model_s", "reps_s", "features_s", "total_s"} <= set(obj["timings"]) and obj["model_load_s"] >= 0
+    assert obj["pose"] is None and obj["notes"] == []
+
+
+def test_batch_with_broken_inputs_keeps_going_and_exits_1(tmp_path, tiny_model):
+    good = write_clip(tmp_path / "good.npz")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    code, objs, stderr = invoke_json(good, broken, tmp_path / "missing.mp4", tmp_path / "x.txt", "-m", tiny_model)
+    assert code == 1
+    assert [o["ok"] for o in objs] == [True, False, False, False]
+    assert objs[1]["error"].startswith(f"{broken}: not a readable .npz file")
+    assert objs[2]["error"].endswith("missing.mp4: no such file")
+    assert "Traceback" not in stderr
+
+
+def test_human_output_and_batch_summary(tmp_path, tiny_model):
+    write_clip(tmp_path / "folder" / "a.npz")
+    write_clip(tmp_path / "folder" / "b.npz", seed=1)
+    result = runner.invoke(app, ["assess", str(tmp_path / "folder"), "-m", str(tiny_model)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("Good form") == 2 and "summary" in result.stdout and "threshold 0.50" in result.stdout
+    assert "not a second classifier" in result.stdout
+
+
+def test_short_clip_is_padded_with_a_note(tmp_path, tiny_model):
+    clip = write_clip(tmp_path / "one_rep.npz", seconds=2.0, reps=1)
+    code, [obj], _ = invoke_json(clip, "-m", tiny_model)
+    assert code == 0 and len(obj["windows"]) == 1 and obj["windows"][0]["end_s"] == 2.0
+    assert any("padded to 10 s by ping-pong" in n for n in obj["notes"])
+
+
+def test_paper_json_input_has_no_reps(tmp_path, tiny_model):
+    path = tmp_path / "1115_squat_000001.json"
+    write_paper_json(path, distances(squat_joints(frames=301)))
+    code, [obj], _ = invoke_json(path, "-m", tiny_model)
+    assert code == 0 and obj["kind"] == "paper-json" and obj["reps"] is None and obj["frames"] == 301
+    assert any("distances only" in n for n in obj["notes"])
+
+
+def test_input_errors(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(SquatError, match="unsupported input type '.txt'"):
+        A.load_motion(tmp_path / "a.txt")
+    short = write_clip(tmp_path / "s.npz", seconds=0.5, reps=1)
+    with pytest.raises(SquatError, match="clip is 0.50 s long"):
+        A.load_motion(short)
+    (tmp_path / "empty").mkdir()
+    assert A.expand_inputs([tmp_path / "empty"]) == [tmp_path / "empty"]
+    with pytest.raises(SquatError, match="folder holds no video"):
+        A.load_motion(tmp_path / "empty")
+
+
+def test_usage_errors_exit_2(tmp_path, tiny_model):
+    clip = write_clip(tmp_path / "a.npz")
+    assert runner.invoke(app, ["assess"]).exit_code == 2
+    assert runner.invoke(app, ["assess", str(clip), "--annotate", str(tmp_path / "o.avi")]).exit_code == 2
+    assert runner.invoke(app, ["assess", str(clip), str(clip), "--annotate", str(tmp_path / "o.mp4")]).exit_code == 2
+    missing_model = runner.invoke(app, ["assess", str(clip), "-m", str(tmp_path / "nope")])
+    assert missing_model.exit_code == 1 and "no such model metadata file" in missing_model.stderr
+
+
+@pytest.mark.parametrize("fps", [12.0, 100.0])
+def test_same_motion_at_any_frame_rate_gives_the_same_result(tmp_path, tiny_model, fps):
+    from squatcli.models import load_model
+
+    classifier = load_model(tiny_model)
+    reference = A.assess(write_clip(tmp_path / "r.npz", fps=30.0, seconds=8.0), classifier)
+    other = A.assess(write_clip(tmp_path / "o.npz", fps=fps, seconds=8.0), classifier)
+    # the last sample of an 8 s clip lands up to one source frame before 8 s
+    assert 0 <= len(reference.motion.features) - len(other.motion.features) <= 30 / fps + 1
+    np.testing.assert_allclose(other.probabilities, reference.probabilities, atol=0.02)
+    assert other.good == reference.good and other.main_fault == reference.main_fault
+    assert other.reps.count == reference.reps.count
+    assert any(f"resampled from {fps:g} fps" in n for n in other.motion.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["front_bodyweight_good.mp4", "back_barbell_correct.mp4", "side_bodyweight_incorrect.mp4"])
+def test_real_videos_end_to_end(shared_video, tiny_model, name):
+    code, [obj], stderr = invoke_json(shared_video(name), "-m", tiny_model)
+    assert code == 0, stderr
+    assert obj["kind"] == "video" and obj["pose"]["person_fraction"] >= 0.95
+    assert obj["reps"]["count"] >= 1
+    assert obj["timings"]["pose_s"] > 0 and obj["timings"]["total_s"] >= obj["timings"]["pose_s"]
+    assert obj["verdict"] in ("good", "needs_work")
+
+
+@pytest.mark.slow
+def test_annotate_writes_a_playable_video_with_the_input_frame_count(shared_video, tiny_model, tmp_path):
+    import cv2
+
+    video = shared_video("side_bodyweight_incorrect.mp4")
+    out = tmp_path / "annotated.mp4"
+    result = runner.invoke(app, ["assess", str(video), "-m", str(tiny_model), "--annotate", str(out)])
+    assert result.exit_code == 0, result.stderr
+    cap = cv2.VideoCapture(str(out))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames == 38 and cap.get(cv2.CAP_PROP_FPS) == 30
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1280, 720)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["annotated.mp4"]  # no temporary file left
+
+
+def test_annotate_needs_a_video_and_leaves_no_file(tmp_path, tiny_model):
+    clip = write_clip(tmp_path / "a.npz")
+    out = tmp_path / "o.mp4"
+    result = runner.invoke(app, ["assess", str(clip), "-m", str(tiny_model), "--annotate", str(out)])
+    assert result.exit_code == 1 and "--annotate needs a video input" in result.stderr
+    assert not out.exists()
