@@ -17,9 +17,9 @@ import numpy as np
 
 from squatcli.datasets import read_joints_npz, read_paper_json
 from squatcli.errors import SquatError
-from squatcli.features import clip_features, normalise, windows
+from squatcli.features import distances, normalise, windows
 from squatcli.skeleton import CLASSES, DEFAULT_STRIDE, FPS, GOOD, WINDOW
-from squatcli.video import VIDEO_SUFFIXES, resample_to_fps
+from squatcli.video import VIDEO_SUFFIXES, require_duration, resample_to_fps
 
 INPUT_SUFFIXES = VIDEO_SUFFIXES | {".npz", ".json"}
 SCHEMA_VERSION = 1
@@ -136,8 +136,7 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
         if abs(clip.fps - FPS) > 1e-6:
             motion.notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
     elif suffix == ".json":
-        dist = read_paper_json(path)
-        motion = Motion(path, "paper-json", _normalised(dist, path))
+        motion = Motion(path, "paper-json", read_paper_json(path))
         motion.notes.append("paper-format clips hold distances only: no per-rep measurements")
     elif suffix in VIDEO_SUFFIXES:
         from squatcli.pose import extract_video
@@ -149,12 +148,13 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     else:
         raise SquatError(f"unsupported input type '{suffix or path.name}' (expected a video, .npz or .json)", path)
     read_s = time.perf_counter() - start
-    if motion.joints is not None:
-        if len(motion.joints) < FPS:
-            raise SquatError(f"clip is {len(motion.joints) / FPS:.2f} s long; at least 1 s (one rep) is needed", path)
-        t = time.perf_counter()
-        motion.features = _normalised_joints(motion.joints, path)
-        motion.seconds["features_s"] = time.perf_counter() - t
+    require_duration(len(motion.joints if motion.joints is not None else motion.features), path)
+    t = time.perf_counter()
+    try:  # distances (joints) and the body-scale normalisation: the one feature path
+        motion.features = normalise(motion.features if motion.joints is None else distances(motion.joints))
+    except ValueError as e:
+        raise SquatError(str(e), path) from None
+    motion.seconds["features_s"] = time.perf_counter() - t
     if motion.kind != "video":
         motion.seconds["read_s"] = read_s
     if len(motion.features) < WINDOW:
@@ -174,7 +174,10 @@ def assess_motion(motion: Motion, classifier) -> Assessment:
     reps, reps_s = None, 0.0
     if motion.joints is not None:
         t = time.perf_counter()
-        reps = measure_reps(motion.joints, FPS, motion.confidence)
+        try:
+            reps = measure_reps(motion.joints, FPS, motion.confidence)
+        except ValueError as e:  # degenerate joints (e.g. all at one point) cannot be measured
+            raise SquatError(f"cannot measure reps: {e}", motion.path) from None
         reps_s = time.perf_counter() - t
     return Assessment(motion, classifier.name, classifier.threshold, starts, probs, reps,
                       {"model_s": model_s, "reps_s": reps_s})  # fmt: skip
@@ -186,18 +189,4 @@ def assess(path: Path, classifier, stride: int = DEFAULT_STRIDE, progress=None) 
     result = assess_motion(load_motion(path, stride, progress), classifier)
     result.seconds["total_s"] = time.perf_counter() - start
     return result
-
-
-def _normalised(dist: np.ndarray, path: Path) -> np.ndarray:
-    try:
-        return normalise(dist)
-    except ValueError as e:
-        raise SquatError(str(e), path) from None
-
-
-def _normalised_joints(joints: np.ndarray, path: Path) -> np.ndarray:
-    try:
-        return clip_features(joints)
-    except ValueError as e:
-        raise SquatError(str(e), path) from None
 

@@ -50,10 +50,6 @@ def command(fn: Callable) -> Callable:
     return app.command()(wrapper)
 
 
-def not_available(name: str, issue: str) -> None:
-    raise SquatError(f"`squat {name}` is not available yet ({issue} has not landed)")
-
-
 @contextlib.contextmanager
 def progress_bar(description: str):
     """A rich progress bar on stderr, shown from the first report; yields a callback(done, total)."""
@@ -76,16 +72,16 @@ def progress_bar(description: str):
 
 
 def print_json(data, compact: bool = False) -> None:
-    """Machine-readable output on stdout: indented, or one object per line when `compact`."""
-    import json
+    """Machine-readable output on stdout: indented, or one object per line when `compact`; NaN becomes null."""
+    from squatcli.datasets import to_json
 
-    print(json.dumps(data, indent=None if compact else 2), flush=True)
+    print(to_json(data, indent=None if compact else 2), flush=True)
 
 
 @command
 def extract(
     video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write [default: ./VIDEO_NAME.npz].", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
     stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (squats are slow).")] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
@@ -135,10 +131,12 @@ def synth(
     from squatcli import synth as synthetic
 
     if output is None and preview is None:
-        raise SquatError("nothing to do: give --out DIR (the corpus) and/or --preview OUT.png")
+        raise typer.BadParameter("nothing to do: give --out DIR (the corpus) and/or --preview OUT.png", param_hint="'--out'")
+    if preview is not None and preview.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise typer.BadParameter(f"{preview}: the preview must be a .png, .pdf or .svg file", param_hint="'--preview'")
+    if output is not None:
+        synthetic.check_output_folder(output, overwrite)  # before writing anything
     if preview is not None:
-        if preview.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise SquatError("the preview must be a .png, .pdf or .svg file", preview)
         synthetic.preview_sheet(preview, seed=seed)
         err.print(f"preview written to {escape(str(preview))}")
     if output is None:
@@ -372,7 +370,13 @@ def assess(
     from squatcli.models import load_model
 
     t = time.perf_counter()
-    classifier = load_model(model)
+    try:
+        classifier = load_model(model)
+    except SquatError as e:
+        if as_json:  # still one object per input
+            for path in paths:
+                print_json(failure(path, e), compact=True)
+        raise
     load_s = time.perf_counter() - t
     results, failed = [], 0
     for path in paths:
@@ -405,8 +409,6 @@ def assess(
 
 def write_annotation(result, out_path: Path) -> None:
     """The input video with skeleton, rep cues and verdict drawn on every frame."""
-    if result.motion.kind != "video":
-        raise SquatError("--annotate needs a video input", result.motion.path)
     from squatcli.annotate import annotate_video
 
     with progress_bar(f"annotate {out_path.name}") as report:
@@ -448,11 +450,11 @@ SHORT_METRIC_NAMES = {"depth": "depth", "min_knee_angle": "knee angle", "knee_an
 def render_reps(report) -> None:
     from rich.table import Table
 
-    from squatcli.reps import NOTE
+    from squatcli.reps import MIN_EXCURSION, NOTE
 
     reps = report.to_dict()["reps"]
     if not reps:
-        out.print("[yellow]no rep found[/] (the hips never dropped 10 % of leg length)")
+        out.print(f"[yellow]no rep found[/] (the hips never dropped {MIN_EXCURSION:.0%} of leg length)")
         return
     table = Table(title=f"{report.count} rep(s)" + (f" + {report.partial_count} partial" if report.partial_count else ""),
                   title_justify="left", caption=NOTE, caption_justify="left")  # fmt: skip
@@ -480,6 +482,8 @@ def render_reps(report) -> None:
 def render_batch_summary(results) -> None:
     from rich.table import Table
 
+    from squatcli.skeleton import GOOD
+
     table = Table(title="summary", title_justify="left")
     for name in ("input", "verdict", "P(good)", "reps"):
         table.add_column(name)
@@ -489,7 +493,7 @@ def render_batch_summary(results) -> None:
         else:
             colour = "green" if result.good else "red"
             reps = "-" if result.reps is None else str(result.reps.count)
-            table.add_row(str(path), f"[{colour}]{result.verdict_text}[/]", f"{result.probabilities[0]:.2f}", reps)
+            table.add_row(str(path), f"[{colour}]{result.verdict_text}[/]", f"{result.probabilities[GOOD]:.2f}", reps)
     out.print(table)
 
 

@@ -41,15 +41,39 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a plain open() would
+    os.chmod(tmp, default_mode(0o666))  # mkstemp makes 0600; give the file the permissions a plain open() would
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def default_mode(base: int) -> int:
+    """`base` (0o666 for files, 0o777 for folders) less the process umask: what a plain open() or mkdir() gives."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+def to_json(data, indent: int | None = None) -> str:
+    """JSON text with NaN and infinities as null, so every program can parse what squatcli prints or saves."""
+
+    def clean(value):
+        if isinstance(value, float):
+            return value if np.isfinite(value) else None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, np.generic):
+            return clean(value.item())
+        if isinstance(value, np.ndarray):
+            return clean(value.tolist())
+        return value
+
+    return json.dumps(clean(data), indent=indent, allow_nan=False)
 
 
 # ---- joints .npz -------------------------------------------------------------------------------------------
@@ -102,11 +126,14 @@ def read_joints_npz(path: str | Path) -> JointsClip:
     if not np.issubdtype(joints.dtype, np.number) or not np.all(np.isfinite(joints)):
         raise SquatError("'joints' contains NaN, infinite or non-numeric values", path)
     fps = contents["fps"]
-    if fps.size != 1 or not np.isfinite(float(fps)) or float(fps) <= 0:
-        raise SquatError(f"'fps' must be one positive number, got {fps!r}", path)
+    if fps.size != 1 or not np.issubdtype(fps.dtype, np.number) or not np.isfinite(float(fps)) or float(fps) <= 0:
+        raise SquatError(f"'fps' must be one positive number, got {fps.tolist()!r}", path)
     confidence = contents.get("confidence")
-    if confidence is not None and confidence.shape != joints.shape[:2]:
-        raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
+    if confidence is not None:
+        if confidence.shape != joints.shape[:2]:
+            raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
+        if not np.issubdtype(confidence.dtype, np.number) or not np.all(np.isfinite(confidence)):
+            raise SquatError("'confidence' contains NaN, infinite or non-numeric values", path)
     label = contents.get("label")
     if label is not None:
         label = str(label)

@@ -26,13 +26,11 @@ import numpy as np
 from squatcli.datasets import JointsClip
 from squatcli.errors import SquatError
 from squatcli.features import segment_lengths
-from squatcli.skeleton import DEFAULT_STRIDE, FPS, J, LIMB_SEGMENTS, N_JOINTS
-from squatcli.video import VideoInfo, clean_timestamps, probe, read_frames, resample, uniform_times
+from squatcli.skeleton import DEFAULT_STRIDE, FPS, HEAD_TOP_EXTENSION, J, LIMB_SEGMENTS, N_JOINTS
+from squatcli.video import VideoInfo, clean_timestamps, probe, read_frames, require_duration, resample, uniform_times
 
 MIN_PERSON_FRACTION = 0.5  # fewer frames with a person than this is an error
-MIN_DURATION_S = 1.0  # shorter clips hold less than a rep
 LONG_GAP_S = 0.5  # gaps without a person longer than this are reported (they are still interpolated)
-HEAD_TOP_EXTENSION = 0.5
 
 # BlazePose landmark index for each of the 19 joints that is a landmark (neck and head top are derived).
 BLAZEPOSE_INDEX = {
@@ -185,15 +183,15 @@ def bone_variation(joints: np.ndarray, confidence: np.ndarray) -> dict[str, floa
     A limb hidden behind the body (the far arm in a side view) has guessed positions whose length wobbles; the
     stability of what the camera saw is what tells whether tracking is sound. `bone_variation_worst` gives both.
     """
-    return {name: values[0] for name, values in _side_variations(joints, confidence).items()}
+    return {name: values[0] for name, values in side_variations(joints, confidence).items()}
 
 
 def bone_variation_worst(joints: np.ndarray, confidence: np.ndarray) -> dict[str, float]:
     """Like bone_variation but the worse of the two sides, hidden or not."""
-    return {name: max(values) for name, values in _side_variations(joints, confidence).items()}
+    return {name: max(values) for name, values in side_variations(joints, confidence).items()}
 
 
-def _side_variations(joints: np.ndarray, confidence: np.ndarray) -> dict[str, tuple[float, float]]:
+def side_variations(joints: np.ndarray, confidence: np.ndarray) -> dict[str, tuple[float, float]]:
     """Per segment: (variation of the better-seen side, of the other side)."""
     result = {}
     for name, sides in LIMB_SEGMENTS.items():
@@ -257,9 +255,9 @@ def extract_video(
         if own:
             extractor.close()
     frame_times = clean_timestamps(np.array(stamps), info.fps)
-    duration = len(frame_times) / info.fps
-    if duration < MIN_DURATION_S:
-        raise SquatError(f"clip is {duration:.2f} s long; at least {MIN_DURATION_S:.0f} s (one rep) is needed", info.path)
+    frame_seconds = float(np.median(np.diff(frame_times))) if len(frame_times) > 1 else 1 / info.fps
+    grid = uniform_times(frame_times[-1] + frame_seconds, FPS)  # n frames last n frame intervals
+    require_duration(len(grid), info.path)
     sampled_arr = np.array(sampled)
     found = np.array([p is not None for p in poses])
     if found.mean() < MIN_PERSON_FRACTION:
@@ -270,7 +268,7 @@ def extract_video(
     conf = np.stack([p.confidence if p else np.zeros(N_JOINTS) for p in poses])
     xy = np.stack([p.image_xy if p else nan[:, :2] for p in poses])
     t_sampled = frame_times[sampled_arr]
-    grid = uniform_times(frame_times[-1], FPS)
+    variations = side_variations(joints[found], conf[found])
     joints30 = resample(t_sampled, joints, grid).astype(np.float32)
     conf30 = resample(t_sampled, conf, grid).astype(np.float32)
     return Extraction(
@@ -281,8 +279,8 @@ def extract_video(
         found=found,
         image_xy=resample(t_sampled, xy, frame_times).astype(np.float32),
         long_gaps=find_gaps(t_sampled, found, LONG_GAP_S),
-        bone_variation=bone_variation(joints[found], conf[found]),
-        bone_variation_worst=bone_variation_worst(joints[found], conf[found]),
+        bone_variation={name: v[0] for name, v in variations.items()},
+        bone_variation_worst={name: max(v) for name, v in variations.items()},
         seconds=time.perf_counter() - start,
         pose_seconds=pose_seconds,
     )

@@ -17,6 +17,10 @@ N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
 # Pose model on every 3rd video frame, joints interpolated between: 2.7x the frames/s of every frame at 1.3 cm
 # median difference on a 10 s 720p squat video (bench/bench_extract.py).
 DEFAULT_STRIDE = 3
+MIN_SECONDS = 1.0  # shorter clips hold less than a rep: every input kind is refused below this
+# The head top is not a BlazePose landmark: the ear midpoint pushed on along neck -> ears by this fraction of the
+# neck-to-ears distance (the vertex sits ~12 cm above the ears). pose.py builds it so; synth.py imitates it.
+HEAD_TOP_EXTENSION = 0.5
 
 JOINTS: tuple[str, ...] = (
     "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle",

@@ -47,13 +47,15 @@ from squatcli.datasets import (
     Dataset,
     JointsClip,
     atomic_output,
+    default_mode,
     paper_clip_path,
     write_joints_npz,
     write_paper_json,
 )
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, distances, fit_window
-from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
+from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
+from squatcli.video import resample
 
 GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
 CLIP_SECONDS = WINDOW / FPS
@@ -509,11 +511,6 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     return SynthClip(joints.astype(np.float32), float(FPS), None, key, meta, world, s, fault, spine)
 
 
-def generate_clip(rng: np.random.Generator, label: int, subject: Subject, noise: bool = True) -> SynthClip:
-    """One clip (a `JointsClip` with `.label`, `.meta`, `.world`): see `simulate`."""
-    return simulate(rng, label, subject, noise)
-
-
 # ---- the observation model -------------------------------------------------------------------------------
 
 
@@ -527,7 +524,7 @@ def _observe(rng: np.random.Generator, world: np.ndarray, sj: Subject) -> tuple[
     x[:, [J["r_ankle"], J["l_ankle"]]] = knee + (ank - knee) * (1.02 - 0.09 * w)  # BlazePose shanks come out shorter
     sh_mid = x[:, J["neck"]]
     ears = (x[:, J["l_ear"]] + x[:, J["r_ear"]]) / 2
-    extrap = ears + 0.5 * (ears - sh_mid)  # how pose.py makes the head top from BlazePose
+    extrap = ears + HEAD_TOP_EXTENSION * (ears - sh_mid)  # how pose.py makes the head top from BlazePose
     up_t = _unit(x[:, J["neck"]] - (x[:, J["r_hip"]] + x[:, J["l_hip"]]) / 2)
     x[:, J["head_top"]] = w * extrap + (1 - w) * x[:, J["head_top"]]
     x[:, J["neck"]] = sh_mid + (1 - w) * 0.05 * up_t  # HMR's neck sits above the shoulder line
@@ -569,9 +566,7 @@ def _observe(rng: np.random.Generator, world: np.ndarray, sj: Subject) -> tuple[
             keep[a:b] = False
     keep[[0, -1]] = keep[[0, -1]] | (keep.sum() < 2)
     idx = np.flatnonzero(keep)
-    t = np.arange(n)
-    flat = cam.reshape(n, -1)
-    filled = np.stack([np.interp(t, idx, flat[idx, c]) for c in range(flat.shape[1])], -1).reshape(n, N_JOINTS, 3)
+    filled = resample(idx, cam[idx], np.arange(n))
     meta = {"camera_yaw_deg": round(float(np.degrees(yaw)), 1), "tilt_deg": round(float(np.degrees(tilt)), 1),
             "estimator_blazepose": round(float(w), 3), "noise_m": round(float(sigma), 4), "stride": stride,
             "lost_frames": lost}  # fmt: skip
@@ -670,33 +665,6 @@ MANIFEST_COLUMNS = ("path", "subject", "label", "severity", "partial", "reps", "
                     "estimator_blazepose", "stride")  # fmt: skip
 
 
-def write_corpus(out_dir: str | Path, clips: list[SynthClip], subjects, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write clips in the paper's layout (JSON distances) + joints .npz + manifest.csv (path, subject, ...).
-
-    Clips are numbered per class in the order given. `datasets.load_paper_dataset(out_dir)` reads it back.
-    """
-    root = Path(out_dir)
-    subjects = list(np.asarray(subjects).astype(str))
-    if len(subjects) != len(clips):
-        raise ValueError("one subject per clip")
-    counters: dict[int, int] = {}
-    rows = []
-    for k, (clip, subj) in enumerate(zip(clips, subjects)):
-        label = CLASS_KEYS.index(clip.label)
-        counters[label] = counters.get(label, -1) + 1
-        rel_json, rel_npz = _write_one(root, label, counters[label], clip)
-        meta = getattr(clip, "meta", {}) or {}
-        rows.append({"path": rel_json, "subject": subj, "label": clip.label, "joints": rel_npz,
-                     **{c: meta.get(c, "") for c in MANIFEST_COLUMNS if c in meta and c not in ("label", "subject")}})  # fmt: skip
-        if progress:
-            progress(k + 1, len(clips))
-    with atomic_output(root / MANIFEST) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    return root / MANIFEST
-
-
 def _generate_and_write(args) -> dict:
     root, seed, label, index, subject, noise = args
     clip = simulate(_clip_rng(seed, label, index), label, subject, noise)
@@ -705,13 +673,8 @@ def _generate_and_write(args) -> dict:
             **{c: clip.meta[c] for c in MANIFEST_COLUMNS if c in clip.meta and c not in ("label", "subject")}}  # fmt: skip
 
 
-def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int = 60, seed: int = 0,
-                 noise: bool = True, workers: int | None = None, overwrite: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
-    """Generate and write a corpus to `out_dir` (see `write_corpus`), in parallel; the folder appears complete or not at all.
-
-    Returns the manifest rows. Everything is written into a hidden sibling folder that replaces `out_dir` at the end.
-    """
+def check_output_folder(out_dir: str | Path, overwrite: bool) -> Path:
+    """The corpus folder, if it may be written: new, empty, or (with overwrite) an earlier synthetic corpus."""
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise SquatError("exists and is not a folder", out)
@@ -723,6 +686,18 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int 
         if strangers:
             raise SquatError(f"folder holds files that are not a synthetic corpus ({', '.join(sorted(strangers)[:3])}); "
                              "refusing to overwrite it", out)  # fmt: skip
+    return out
+
+
+def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int = 60, seed: int = 0,
+                 noise: bool = True, workers: int | None = None, overwrite: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
+    """Generate and write a corpus to `out_dir` in parallel: paper-layout JSON distances, joints/<class>/*.npz and
+    manifest.csv (path, subject, ...), read back by `datasets.load_paper_dataset`. The folder appears complete or not at all.
+
+    Returns the manifest rows. Everything is written into a hidden sibling folder that replaces `out_dir` at the end.
+    """
+    out = check_output_folder(out_dir, overwrite)
     people, plan = corpus_plan(clips_per_class, subjects, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -747,7 +722,7 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int 
             writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, restval="")
             writer.writeheader()
             writer.writerows(rows)
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, default_mode(0o777))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, old / "x")
@@ -759,15 +734,6 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int 
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return rows
-
-
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
-
-
-# ---- fault signatures (tests, bench) -------------------------------------------------------------------
 
 
 def _midpoint(w, a, b):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from squatcli.errors import SquatError
-from squatcli.skeleton import FPS
+from squatcli.skeleton import FPS, MIN_SECONDS
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
@@ -83,6 +83,12 @@ def read_frames(path: str | Path, stride: int = 1) -> Iterator[tuple[int, float,
         raise SquatError("no frame could be decoded (corrupt or unsupported video)", info.path)
 
 
+def require_duration(frames_at_30fps: int, path: str | Path) -> None:
+    """Refuse a clip under MIN_SECONDS (counted in frames at 30 fps, whatever the input's own rate)."""
+    if frames_at_30fps < round(MIN_SECONDS * FPS):
+        raise SquatError(f"clip is {frames_at_30fps / FPS:.2f} s long; at least {MIN_SECONDS:g} s (one rep) is needed", path)
+
+
 def clean_timestamps(stamps: np.ndarray, fps: float) -> np.ndarray:
     """Container timestamps if they increase strictly, else index / fps; shifted to start at 0."""
     stamps = np.asarray(stamps, dtype=np.float64)
@@ -109,8 +115,8 @@ def resample(times: np.ndarray, values: np.ndarray, new_times: np.ndarray) -> np
 
 
 def uniform_times(duration: float, fps: float = FPS) -> np.ndarray:
-    """Sample times 0, 1/fps, ... covering [0, duration]."""
-    return np.arange(int(np.floor(duration * fps + 1e-6)) + 1) / fps
+    """The frame times 0, 1/fps, ... of a clip lasting `duration` seconds (round(duration * fps) frames)."""
+    return np.arange(max(1, int(round(duration * fps)))) / fps
 
 
 def resample_to_fps(values: np.ndarray, fps: float, new_fps: float = FPS) -> np.ndarray:
@@ -118,4 +124,4 @@ def resample_to_fps(values: np.ndarray, fps: float, new_fps: float = FPS) -> np.
     if abs(fps - new_fps) < 1e-9:
         return np.asarray(values)
     times = np.arange(len(values)) / fps
-    return resample(times, values, uniform_times(times[-1], new_fps)).astype(np.asarray(values).dtype)
+    return resample(times, values, uniform_times(len(values) / fps, new_fps)).astype(np.asarray(values).dtype)

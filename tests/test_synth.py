@@ -167,7 +167,10 @@ def test_cli_writes_corpus_and_preview_and_refuses_to_clobber(tmp_path):
     assert again.exit_code == 1 and "not empty" in again.output
     replaced = runner.invoke(app, ["synth", "--out", str(out), "-n", "1", "-s", "2", "--overwrite", "--seed", "3"])
     assert replaced.exit_code == 0, replaced.output
-    assert runner.invoke(app, ["synth"]).exit_code == 1
+    assert runner.invoke(app, ["synth"]).exit_code == 2  # nothing to do: a usage error
+    late_png = tmp_path / "late.png"
+    refused = runner.invoke(app, ["synth", "--out", str(out), "-n", "1", "-s", "2", "--preview", str(late_png)])
+    assert refused.exit_code == 1 and "not empty" in refused.output and not late_png.exists()  # checked first
 
 
 def test_bundled_example_clip_is_what_the_recipe_makes():
