@@ -25,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from squatcli import metrics, models  # noqa: E402  (models first: it quiets TensorFlow)
+from squatcli import models  # noqa: E402  (models first: it quiets TensorFlow)
+from squatcli import evaluation  # noqa: E402
 from squatcli import train as T  # noqa: E402
 from squatcli.skeleton import N_FEATURES, WINDOW  # noqa: E402
 
@@ -50,8 +51,6 @@ def time_cap(seconds: float):
 
 
 def fit_and_score(label: str, data, config: T.TrainConfig, cap_s: float | None = None) -> dict:
-    _, _, test = T.split(data, config.split, config.seed)
-    te = data.subset(test)
     cap = [time_cap(cap_s)] if cap_s else []
     log(f"[{label}] {config}")
     result = T.train(data, config, on_epoch=lambda e: log(
@@ -59,7 +58,7 @@ def fit_and_score(label: str, data, config: T.TrainConfig, cap_s: float | None =
         f" @{e.best_epoch}) {e.seconds:.1f} s, total {e.elapsed:.0f} s"), callbacks=cap)  # fmt: skip
     md = result.metadata
     clf = models.Classifier(result.model, md)
-    rep = metrics.evaluate(te.y, clf.predict(te.x), threshold=md["threshold"])
+    rep = evaluation.score(clf, data, data.source).report  # the model's own test split, as `squat evaluate` scores it
     tr = md["training"]
     row = {
         "label": label,

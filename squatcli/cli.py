@@ -7,6 +7,7 @@ Errors a user can fix (SquatError) print one line to stderr and exit 1; usage er
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import time
 from pathlib import Path
@@ -17,8 +18,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from squatcli.datasets import AUTO_SPLIT, SPLITS
 from squatcli.errors import SquatError
-from squatcli.skeleton import DEFAULT_STRIDE
+from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 
 STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
 
@@ -31,6 +33,18 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)  # results
 err = Console(stderr=True, soft_wrap=True)  # progress, warnings, errors
+
+
+# Choice options: typer rejects other values with a usage error (exit 2) and lists these in --help.
+ModelKind = enum.Enum("ModelKind", [(k, k) for k in MODEL_KINDS], type=str)
+Split = enum.Enum("Split", [(k, k) for k in (AUTO_SPLIT, *SPLITS)], type=str)
+
+
+def positive(value: float | None) -> float | None:
+    """Option callback: a number that must be greater than 0 (typer's `min` cannot exclude the bound)."""
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g} is not greater than 0")
+    return value
 
 
 def command(fn: Callable) -> Callable:
@@ -129,6 +143,7 @@ def synth(
 ) -> None:
     """Generate the synthetic squat corpus: 10 s clips of good squats and the paper's six faults, 3-5 reps each."""
     from squatcli import synth as synthetic
+    from squatcli.render import synth_preview
 
     if output is None and preview is None:
         raise typer.BadParameter("nothing to do: give --out DIR (the corpus) and/or --preview OUT.png", param_hint="'--out'")
@@ -137,7 +152,7 @@ def synth(
     if output is not None:
         synthetic.check_output_folder(output, overwrite)  # before writing anything
     if preview is not None:
-        synthetic.preview_sheet(preview, seed=seed)
+        synth_preview(preview, seed=seed)
         err.print(f"preview written to {escape(str(preview))}")
     if output is None:
         return
@@ -166,13 +181,13 @@ def synth(
 
 @command
 def train(
-    model: Annotated[str, typer.Option("--model", "-m", help="Which classifier: cnn (1D residual CNN) or lstm (bidirectional LSTM).")] = "cnn",
+    model: Annotated[ModelKind, typer.Option("--model", "-m", help="Which classifier: cnn (1D residual CNN) or lstm (bidirectional LSTM).")] = ModelKind.cnn,
     data: Annotated[str, typer.Option("--data", help="'synthetic' (the generated corpus) or a folder in the paper's Pose_Dataset layout.")] = "synthetic",
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs to run (early stopping usually ends sooner) (default: cnn 60, lstm 80).", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Clips per gradient step (default: 32).", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", min=0, help="Adam learning rate (default: cnn 1e-3, lstm 2e-3).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", callback=positive, help="Adam learning rate, greater than 0 (default: cnn 1e-3, lstm 2e-3).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the split, the initial weights and the shuffling.")] = 0,
-    split: Annotated[str, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person (needs a manifest.csv).")] = "random",
+    split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person (needs subjects: the synthetic corpus or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: cnn 64, lstm 64; paper 256).", show_default=False)] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
@@ -192,11 +207,8 @@ def train(
 
     from squatcli import train as training
 
-    if model not in training.TRAIN_DEFAULTS:
-        raise typer.BadParameter(f"{model!r}: expected cnn or lstm", param_hint="'--model'")
-    if split not in training.SPLITS:
-        raise typer.BadParameter(f"{split!r}: expected random or subject", param_hint="'--split'")
-    output = output or Path(model)
+    model = model.value
+    output = Path(model) if output is None else output
     recipe = training.TRAIN_PAPER[model] if paper else {}
     arch: dict = {}
     if paper:
@@ -209,18 +221,19 @@ def train(
             arch[key] = value
     config = training.TrainConfig(
         model=model,
-        epochs=epochs or recipe.get("epochs"),
-        batch_size=batch_size or recipe.get("batch_size"),
-        lr=lr or recipe.get("lr"),
-        patience=patience or recipe.get("patience"),
+        epochs=recipe.get("epochs") if epochs is None else epochs,
+        batch_size=recipe.get("batch_size") if batch_size is None else batch_size,
+        lr=recipe.get("lr") if lr is None else lr,
+        patience=recipe.get("patience") if patience is None else patience,
         seed=seed,
-        split=split,
+        split=split.value,
         arch=arch,
         augment=augment,
     ).resolved()
     with progress_bar("reading clips") as report:
         dataset, data_info = training.load_data(data, progress=report)
-    err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} clips, {split} split, seed {seed}", highlight=False)
+    split_kind = training.resolve_split(config.split, dataset)
+    err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} clips, {split_kind} split, seed {seed}", highlight=False)
 
     def on_epoch(e) -> None:
         star = "[green]*[/]" if e.improved else " "
@@ -269,7 +282,7 @@ def evaluate(
     whole: Annotated[bool, typer.Option("--whole", help="Score every clip of --data, not just the model's test split.")] = False,
     roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot) and confusion_MODEL.png to --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the --roc figures.")] = Path("."),
+    out_dir: Annotated[Path, typer.Option("-o", "--out", help="Folder for the --roc figures.")] = Path("."),
 ) -> None:
     """Evaluate trained classifiers: accuracy, per-class precision/recall/F1, confusion matrix, kappa, ROC AUC.
 
@@ -282,12 +295,12 @@ def evaluate(
         results = evaluation.evaluate_models(evaluation.model_names(model), data, whole=whole, progress=report)
     figures = []
     if roc:
-        from squatcli import plots
+        from squatcli import render
 
-        figures.append(plots.roc_figure({r.name: r.report for r in results}, out_dir / "roc.png"))
+        figures.append(render.roc_figure({r.name: r.report for r in results}, out_dir / "roc.png"))
         for r in results:
             title = f"{r.name}: {r.scope} ({r.report.n} clips), accuracy {r.report.accuracy:.3f}"
-            figures.append(plots.confusion_figure(r.report.confusion_normalised, out_dir / f"confusion_{r.name}.png", title))
+            figures.append(render.confusion_figure(r.report.confusion_normalised, out_dir / f"confusion_{r.name}.png", title))
     if as_json:
         print_json({"models": [r.to_dict(with_roc=True) for r in results], "figures": [str(f) for f in figures],
                     "paper_sensitivity": metrics.PAPER_SENSITIVITY})

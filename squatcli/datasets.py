@@ -5,6 +5,8 @@ Formats
   each file `{"0": {"index": 0, "3d_joint": [171 floats]}, ...}`: per frame the 171 joint distances (≈ metres).
   An optional `<root>/manifest.csv` (columns `path,subject`, path relative to root) gives each clip's subject,
   which `split="subject"` needs; the synthetic corpus writes one, the published dataset (one person) has none.
+  A corpus written by `squat synth` also holds `<root>/corpus.json`, the generator and its parameters
+  (see `corpus_source`).
 * Joints clip `.npz`: `joints` (T, 19, 3) float32 metres, `fps` scalar, optional `confidence` (T, 19) in [0, 1]
   and `label` (class key). Written by `squat extract`, accepted by every command in place of a video.
 """
@@ -29,6 +31,10 @@ from squatcli.skeleton import CLASSES, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW, 
 
 PAPER_SUBDIR = "1115_3djoints_index"
 MANIFEST = "manifest.csv"
+CORPUS_INFO = "corpus.json"
+CORPUS_KEYS = ("generator", "generator_version", "seed", "clips_per_class", "subjects", "noise")
+SPLITS = ("random", "subject")  # 80/10/10 over clips (stratified, the paper's) or over people
+AUTO_SPLIT = "auto"  # by subject where the data records subjects, random otherwise (train.resolve_split)
 
 
 @contextlib.contextmanager
@@ -255,13 +261,40 @@ def read_manifest_subjects(root: Path) -> dict[str, str] | None:
     return {r["path"]: r["subject"] for r in rows}
 
 
+def corpus_source(info: dict) -> str:
+    """`Dataset.source` of a synthetic corpus, from its parameters (a `synth.corpus_info` dict): the same string
+    whether the corpus was generated in memory (`synth.load_synthetic`) or written by `squat synth` and read
+    back, so evaluation recognises a model's training corpus. A clean corpus (noise=False, `squat synth --clean`)
+    holds other clips than the noisy one with the same seed, so its source differs."""
+    text = (f"synthetic(clips_per_class={info['clips_per_class']}, subjects={info['subjects']}, "
+            f"seed={info['seed']}, v{info['generator_version']}")  # fmt: skip
+    return text + ("" if info["noise"] else ", clean") + ")"
+
+
+def read_corpus_info(root: Path) -> dict | None:
+    """`corpus.json` of a written synthetic corpus (its generator and parameters), or None if there is none."""
+    path = root / CORPUS_INFO
+    if not path.exists():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SquatError(f"not valid JSON ({type(e).__name__})", path) from None
+    missing = [k for k in CORPUS_KEYS if not isinstance(info, dict) or k not in info]
+    if missing:
+        raise SquatError(f"corpus description lacks {', '.join(missing)}", path)
+    return info
+
+
 def load_paper_dataset(root: str | Path, progress: Callable[[int, int], None] | None = None) -> Dataset:
     """Read a dataset in the paper's layout into normalised 300-frame windows (one per clip).
 
     Each clip is truncated to 300 frames or padded with the same policy as every other path (features.fit_window).
+    The source is the folder, or for a synthetic corpus with a corpus.json, its `corpus_source`.
     """
     root = Path(root)
     clips = find_paper_clips(root)
+    corpus = read_corpus_info(root)
     subjects_by_path = read_manifest_subjects(root)
     x = np.empty((len(clips), WINDOW, N_FEATURES), dtype=np.float32)
     y = np.empty(len(clips), dtype=np.int64)
@@ -282,7 +315,7 @@ def load_paper_dataset(root: str | Path, progress: Callable[[int, int], None] | 
         if progress:
             progress(k + 1, len(clips))
     subj = None if subjects_by_path is None else np.array(subjects)
-    return Dataset(x, y, ids, subj, source=str(root))
+    return Dataset(x, y, ids, subj, source=str(root) if corpus is None else corpus_source(corpus))
 
 
 def split_random(y: np.ndarray, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):

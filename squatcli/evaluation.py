@@ -11,7 +11,8 @@ from typing import Any
 from squatcli import metrics
 from squatcli.datasets import Dataset
 from squatcli.errors import SquatError
-from squatcli.train import SYNTHETIC, load_data, test_subset
+from squatcli.skeleton import MODEL_KINDS
+from squatcli.train import SYNTHETIC, load_data, test_subset, training_data_match
 
 ALL = "all"
 
@@ -45,8 +46,8 @@ class Evaluation:
 
 
 def model_names(model: str) -> list[str]:
-    """`all` -> the two bundled models; anything else (a name or a path) as is."""
-    return ["cnn", "lstm"] if model == ALL else [model]
+    """`all` -> the bundled models; anything else (a name or a path) as is."""
+    return list(MODEL_KINDS) if model == ALL else [model]
 
 
 def evaluate_models(
@@ -57,8 +58,8 @@ def evaluate_models(
 ) -> list[Evaluation]:
     """Score each model on its test split of `data_spec` (default: the data it was trained on).
 
-    If `data_spec` is not the dataset the model was trained on (its fingerprint differs), or `whole` is set, every
-    clip of it is scored.
+    If `data_spec` is not the dataset the model was trained on (neither its fingerprint nor, for a synthetic
+    corpus, its source matches), or `whole` is set, every clip of it is scored (`score`).
     """
     from squatcli.models import load_model
 
@@ -77,20 +78,30 @@ def evaluate_models(
                     raise SquatError(f"model {clf.name} was trained on {spec}, which cannot be read ({e}); "
                                      "pass --data") from None  # fmt: skip
                 raise
-        data = cache[spec]
-        notes: list[str] = []
-        subset = None if whole else test_subset(data, clf.metadata)
-        if subset is not None:
-            scope = "test split"
-            info = clf.metadata["data"]
-            if subset.fingerprint() != info.get("test_fingerprint"):
-                notes.append("the test split differs from the one recorded at training time")
-            notes.append(f"{info['split']} split, seed {info['split_seed']}: {len(subset)} clips never used in training")
-        else:
-            subset, scope = data, "whole dataset"
-            if not whole:
-                notes.append("not the data this model was trained on: every clip scored")
-        probs = clf.predict(subset.x)
-        report = metrics.evaluate(subset.y, probs, threshold=clf.threshold)
-        results.append(Evaluation(clf.name, clf, report, scope, spec, notes))
+        results.append(score(clf, cache[spec], spec, whole))
     return results
+
+
+def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluation:
+    """One classifier on `data`: its own test split if `data` is its training data (unless `whole`), else every clip."""
+    match = training_data_match(data, clf.metadata)
+    notes: list[str] = []
+    subset = None if whole else test_subset(data, clf.metadata, match)
+    if subset is not None:
+        scope = "test split"
+        info = clf.metadata["data"]
+        if match == "corpus":
+            notes.append(f"the model's training corpus ({data.source}) with other windows than it was trained on "
+                         "(e.g. read back from the rounded distances `squat synth` writes): test split rebuilt "
+                         "from the clip ids and subjects")  # fmt: skip
+        elif subset.fingerprint() != info.get("test_fingerprint"):
+            notes.append("the test split differs from the one recorded at training time")
+        notes.append(f"{info['split']} split, seed {info['split_seed']}: {len(subset)} clips never used in training")
+    else:
+        subset, scope = data, "whole dataset"
+        if match is not None:
+            notes.append("includes the model's training and validation clips")
+        elif not whole:
+            notes.append("not the data this model was trained on: every clip scored")
+    report = metrics.evaluate(subset.y, clf.predict(subset.x), threshold=clf.threshold)
+    return Evaluation(clf.name, clf, report, scope, source, notes)

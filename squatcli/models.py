@@ -35,9 +35,8 @@ tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the use
 
 from squatcli.datasets import atomic_output
 from squatcli.errors import SquatError
-from squatcli.skeleton import CLASS_KEYS, N_CLASSES, N_FEATURES, WINDOW
+from squatcli.skeleton import CLASS_KEYS, MODEL_KINDS, N_CLASSES, N_FEATURES, WINDOW
 
-MODEL_KINDS = ("cnn", "lstm")
 DEFAULT_MODEL = "cnn"
 METADATA_FORMAT = "squatcli-model"
 METADATA_VERSION = 1
@@ -128,18 +127,22 @@ def build_lstm(
     return keras.Model(inputs, outputs, name="lstm")
 
 
+def _defaults(kind: str) -> dict[str, Any]:
+    """The architecture defaults of a model kind; an unknown kind is an error."""
+    if kind not in MODEL_KINDS:
+        raise SquatError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+    return CNN_DEFAULTS if kind == "cnn" else LSTM_DEFAULTS
+
+
 def build(kind: str, mean: np.ndarray, std: np.ndarray, **arch: Any) -> keras.Model:
     """Build a `cnn` or `lstm` with the given architecture options (missing ones take the defaults)."""
-    if kind == "cnn":
-        return build_cnn(mean, std, **{**CNN_DEFAULTS, **arch})
-    if kind == "lstm":
-        return build_lstm(mean, std, **{**LSTM_DEFAULTS, **arch})
-    raise SquatError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+    builder = build_cnn if kind == "cnn" else build_lstm
+    return builder(mean, std, **{**_defaults(kind), **arch})
 
 
 def architecture(kind: str, **arch: Any) -> dict[str, Any]:
     """The complete architecture options (defaults filled in) as recorded in the metadata."""
-    defaults = CNN_DEFAULTS if kind == "cnn" else LSTM_DEFAULTS
+    defaults = _defaults(kind)
     unknown = set(arch) - set(defaults)
     if unknown:
         raise SquatError(f"options {', '.join(sorted(unknown))} do not apply to the {kind} model")
@@ -194,13 +197,15 @@ class Classifier:
 
 
 def models_dirs() -> list[Path]:
-    """Where bundled models are looked for, in order: $SQUAT_MODELS_DIR, the repo's models/, package data."""
+    """Where bundled models are looked for, in order: $SQUAT_MODELS_DIR, the repo's models/ (a source checkout or
+    editable install), and squatcli/bundled_models, where a wheel installs that same folder (pyproject.toml)."""
     dirs = []
     if os.environ.get("SQUAT_MODELS_DIR"):
         dirs.append(Path(os.environ["SQUAT_MODELS_DIR"]))
     here = Path(__file__).resolve().parent
-    dirs += [here.parent / "models", here / "data" / "models"]
-    return dirs
+    if (here.parent / "pyproject.toml").exists():  # a checkout, not site-packages (whose models/ is not ours)
+        dirs.append(here.parent / "models")
+    return [*dirs, here / "bundled_models"]
 
 
 def model_paths(name_or_path: str | Path) -> tuple[Path, Path]:
@@ -267,10 +272,6 @@ def read_metadata(json_path: Path) -> dict[str, Any]:
         raise SquatError(f"model reads {metadata['window']}-frame windows of {metadata['features'].get('n')} "
                          f"features, expected {WINDOW} x {N_FEATURES}", json_path)  # fmt: skip
     return metadata
-
-
-def count_params(model: keras.Model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def _json_default(o: Any) -> Any:

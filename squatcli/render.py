@@ -1,13 +1,22 @@
-"""Pictures: stick figures of pose clips (matplotlib, Agg backend, imported lazily so the CLI stays fast)."""
+"""Pictures: stick figures of pose clips and the evaluation figures (good-vs-rest ROC curves, confusion matrices).
+
+matplotlib with the Agg backend (no display needed), imported lazily so the CLI stays fast; every figure is
+written atomically, in the format its file name's suffix names.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from squatcli.datasets import atomic_output
 from squatcli.skeleton import BONES, CLASSES, J, N_CLASSES
+
+if TYPE_CHECKING:
+    from squatcli.metrics import Report
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#333333"
 
@@ -19,6 +28,17 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: str | Path, **savefig) -> Path:
+    """Write `fig` atomically in the format of the file's suffix (.png, .pdf, .svg; none: png), then close it."""
+    path = Path(path)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", **savefig)
+    finally:
+        _pyplot().close(fig)
+    return path
 
 
 def _bone_colour(a: str, b: str) -> str:
@@ -57,8 +77,6 @@ def draw_stick(ax, joints: np.ndarray, view: str, spine: np.ndarray | None = Non
 
 def synth_preview(path: str | Path, seed: int = 0, severity: float = 0.8, arms: str = "crossed") -> Path:
     """Contact sheet: for each class, side and front view of one synthetic subject at the bottom of a faulty rep."""
-    import numpy as np
-
     from squatcli import synth
 
     plt = _pyplot()
@@ -86,8 +104,47 @@ def synth_preview(path: str | Path, seed: int = 0, severity: float = 0.8, arms: 
         axes[1, 0].set_ylabel("front", fontsize=9)
     fig.suptitle(f"squat synth: bottom of a rep, severity {severity:g} (left side blue, right red)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
+
+
+# ---- evaluation figures ---------------------------------------------------------------------------------------
+
+
+def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Good vs rest") -> Path:
+    """One ROC curve per model, with its validation-threshold point (o) and its Youden point on these clips (x)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.2), dpi=120)
+    ax.plot([0, 1], [0, 1], color="0.75", lw=1, ls="--")
+    for name, r in reports.items():
+        if not r.roc_fpr:
+            continue
+        (line,) = ax.plot(r.roc_fpr, r.roc_tpr, lw=1.8, label=f"{name} (AUC {r.auc:.3f})")
+        if r.stored is not None:
+            ax.plot(1 - r.stored.specificity, r.stored.sensitivity, "o", color=line.get_color(), ms=7,
+                    label=f"{name} at stored threshold {r.stored.threshold:.3g}")  # fmt: skip
+        if r.youden is not None:
+            ax.plot(1 - r.youden.specificity, r.youden.sensitivity, "x", color=line.get_color(), ms=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (faulty clips called good)",
+           ylabel="sensitivity (good clips called good)", title=title)  # fmt: skip
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path, bbox_inches="tight")
+
+
+def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title: str = "") -> Path:
+    """A row-normalised 7x7 confusion matrix (rows: true class, columns: predicted) as a heat map."""
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    names = [c.name for c in CLASSES]
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=120)
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if m[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return save_figure(fig, path, bbox_inches="tight")

@@ -78,6 +78,9 @@ CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in CLASSES)
 CLASS_FOLDERS: tuple[str, ...] = tuple(c.folder for c in CLASSES)
 GOOD = 0  # index of the "good" class
 
+# The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN and a bidirectional LSTM.
+MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm")
+
 
 def class_index(name: str) -> int:
     """Index of a class given its key, folder name or display name (case-insensitive)."""

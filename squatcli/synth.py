@@ -33,6 +33,7 @@ model at a stride (or are lost) and are filled by linear interpolation as in `po
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import tempfile
@@ -43,10 +44,12 @@ from pathlib import Path
 import numpy as np
 
 from squatcli.datasets import (
+    CORPUS_INFO,
     MANIFEST,
     Dataset,
     JointsClip,
     atomic_output,
+    corpus_source,
     default_mode,
     paper_clip_path,
     write_joints_npz,
@@ -58,6 +61,7 @@ from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N
 from squatcli.video import resample
 
 GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
+CLIPS_PER_CLASS, SUBJECTS = 300, 60  # the corpus the bundled models learn from (seed 0)
 CLIP_SECONDS = WINDOW / FPS
 ARM_POSTURES = ("forward", "crossed", "hips", "bar", "overhead", "clasped")
 _K = {k: i for i, k in enumerate(CLASS_KEYS)}
@@ -592,7 +596,7 @@ def corpus_plan(clips_per_class: int, subjects: int, seed: int) -> tuple[list[Su
     return people, plan
 
 
-def generate_corpus(clips_per_class: int = 300, subjects: int = 60, seed: int = 0, noise: bool = True,
+def generate_corpus(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0, noise: bool = True,
                     progress: Callable[[int, int], None] | None = None) -> tuple[list[SynthClip], np.ndarray]:  # fmt: skip
     """`clips_per_class` clips of each of the 7 classes by `subjects` people -> (clips, subject id per clip).
 
@@ -618,11 +622,29 @@ def cache_path(clips_per_class: int, subjects: int, seed: int) -> Path:
     return _cache_dir() / f"synthetic-{key}.npz"
 
 
-def load_synthetic(clips_per_class: int = 300, subjects: int = 60, seed: int = 0) -> Dataset:
+def corpus_info(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
+                noise: bool = True) -> dict:  # fmt: skip
+    """What identifies a corpus: the generator and its parameters (written as corpus.json, kept in model metadata)."""
+    return {"generator": "squatcli.synth", "generator_version": GENERATOR_VERSION, "seed": seed,
+            "clips_per_class": clips_per_class, "subjects": subjects, "noise": noise}  # fmt: skip
+
+
+def corpus_layout(clips_per_class: int, subjects: int, seed: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(label, id, subject id) of every clip, in the order both `load_synthetic` and a written corpus read back by
+    `datasets.load_paper_dataset` list them (class by class, by index): what a split of the corpus depends on."""
+    people, plan = corpus_plan(clips_per_class, subjects, seed)
+    y = np.array([label for label, _, _ in plan], dtype=np.int64)
+    ids = [paper_clip_path("", label, i).as_posix() for label, i, _ in plan]
+    return y, ids, np.array([people[p].id for _, _, p in plan])
+
+
+def load_synthetic(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> Dataset:  # fmt: skip
     """The synthetic corpus as normalised 300-frame windows (subjects filled), cached on disk as joints.
 
     The cache (`$SQUATCLI_CACHE` or `~/.cache/squatcli/`) is keyed by the parameters and GENERATOR_VERSION;
     features are recomputed from the cached joints with the one feature path (features.clip_features).
+    `progress(done, total)` reports the clips generated when there is no cache yet.
     """
     path = cache_path(clips_per_class, subjects, seed)
     joints = y = subj = None
@@ -633,7 +655,7 @@ def load_synthetic(clips_per_class: int = 300, subjects: int = 60, seed: int = 0
         except Exception:  # a damaged cache is regenerated
             joints = None
     if joints is None:
-        clips, subj = generate_corpus(clips_per_class, subjects, seed)
+        clips, subj = generate_corpus(clips_per_class, subjects, seed, progress=progress)
         joints = np.stack([c.joints for c in clips]).astype(np.float32)
         y = np.array([CLASS_KEYS.index(c.label) for c in clips], dtype=np.int64)
         try:
@@ -644,12 +666,8 @@ def load_synthetic(clips_per_class: int = 300, subjects: int = 60, seed: int = 0
     x = np.empty((len(joints), WINDOW, N_FEATURES), dtype=np.float32)
     for i, j in enumerate(joints):
         x[i] = fit_window(clip_features(j))
-    counters: dict[int, int] = {}
-    ids = []
-    for label in y:
-        counters[int(label)] = counters.get(int(label), -1) + 1
-        ids.append(paper_clip_path("", int(label), counters[int(label)]).as_posix())
-    source = f"synthetic(clips_per_class={clips_per_class}, subjects={subjects}, seed={seed}, v{GENERATOR_VERSION})"
+    _, ids, _ = corpus_layout(clips_per_class, subjects, seed)
+    source = corpus_source(corpus_info(clips_per_class, subjects, seed))
     return Dataset(x, np.asarray(y, dtype=np.int64), ids, np.asarray(subj).astype(str), source=source)
 
 
@@ -679,7 +697,7 @@ def check_output_folder(out_dir: str | Path, overwrite: bool) -> Path:
     if out.exists() and not out.is_dir():
         raise SquatError("exists and is not a folder", out)
     if out.is_dir() and any(out.iterdir()):
-        ours = {c.folder for c in CLASSES} | {"joints", MANIFEST}
+        ours = {c.folder for c in CLASSES} | {"joints", MANIFEST, CORPUS_INFO}
         if not overwrite:
             raise SquatError("folder is not empty; choose a new folder or pass --overwrite", out)
         strangers = [p.name for p in out.iterdir() if p.name not in ours]
@@ -689,11 +707,12 @@ def check_output_folder(out_dir: str | Path, overwrite: bool) -> Path:
     return out
 
 
-def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int = 60, seed: int = 0,
+def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
                  noise: bool = True, workers: int | None = None, overwrite: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
-    """Generate and write a corpus to `out_dir` in parallel: paper-layout JSON distances, joints/<class>/*.npz and
-    manifest.csv (path, subject, ...), read back by `datasets.load_paper_dataset`. The folder appears complete or not at all.
+    """Generate and write a corpus to `out_dir` in parallel: paper-layout JSON distances, joints/<class>/*.npz,
+    manifest.csv (path, subject, ...) and corpus.json (`corpus_info`), read back by `datasets.load_paper_dataset`.
+    The folder appears complete or not at all.
 
     Returns the manifest rows. Everything is written into a hidden sibling folder that replaces `out_dir` at the end.
     """
@@ -722,6 +741,8 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = 300, subjects: int 
             writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, restval="")
             writer.writeheader()
             writer.writerows(rows)
+        (tmp / CORPUS_INFO).write_text(json.dumps(corpus_info(clips_per_class, subjects, seed, noise), indent=1) + "\n",
+                                       encoding="utf-8")  # fmt: skip
         os.chmod(tmp, default_mode(0o777))
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
@@ -799,13 +820,6 @@ FAULT_SIGNATURE = {  # fault -> (signature, direction: +1 if the fault raises it
     "shallow": ("hip_ankle_per_leg", +1),
     "knees_forward": ("shank_deg", +1),
 }
-
-
-def preview_sheet(path: str | Path, seed: int = 0, severity: float = 0.8) -> Path:
-    """A contact sheet of stick figures (side and front view at the bottom of a rep), one column per class."""
-    from squatcli.render import synth_preview
-
-    return synth_preview(path, seed=seed, severity=severity)
 
 
 EXAMPLE_RECIPE = {"seed": 2026, "label": "knees_in", "severity": 0.9}  # a person outside every training corpus

@@ -9,7 +9,7 @@ also when training is interrupted with Ctrl-C.
 from __future__ import annotations
 
 import datetime as _dt
-import inspect
+import functools
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -20,12 +20,30 @@ from typing import Any
 import numpy as np
 
 from squatcli import __version__, metrics
-from squatcli.datasets import Dataset, load_paper_dataset, split_by_subject, split_random
+from squatcli.datasets import (
+    AUTO_SPLIT,
+    SPLITS,
+    Dataset,
+    load_paper_dataset,
+    read_corpus_info,
+    split_by_subject,
+    split_random,
+)
 from squatcli.errors import SquatError
 from squatcli.features import HOP, pad_to_window
-from squatcli.skeleton import CLASS_FOLDERS, CLASS_KEYS, FPS, JOINTS, N_FEATURES, PAIR_I, PAIR_J, WINDOW, pair_index
+from squatcli.skeleton import (
+    CLASS_FOLDERS,
+    CLASS_KEYS,
+    FPS,
+    JOINTS,
+    MODEL_KINDS,
+    N_FEATURES,
+    PAIR_I,
+    PAIR_J,
+    WINDOW,
+    pair_index,
+)
 
-SPLITS = ("random", "subject")
 PLATEAU_PATIENCE = 3  # epochs without a lower validation loss before the learning rate is halved
 SYNTHETIC = "synthetic"
 
@@ -45,37 +63,78 @@ TRAIN_PAPER: dict[str, dict[str, Any]] = {
 
 
 def load_data(spec: str | Path, progress: Callable[[int, int], None] | None = None) -> tuple[Dataset, dict]:
-    """`synthetic` (the generated corpus) or a folder in the paper's layout -> (dataset, description)."""
+    """`synthetic` (the generated corpus) or a folder in the paper's layout -> (dataset, description).
+
+    A synthetic corpus, generated here or written by `squat synth` (its corpus.json), is described by its source
+    string and parameters (`synthetic`, `synthetic_params`), so evaluation can recognise it in either form.
+    """
     if str(spec) == SYNTHETIC:
-        try:
-            from squatcli import synth
-        except ImportError:
-            raise SquatError("the synthetic corpus is not available in this squatcli (no squatcli.synth)") from None
-        signature = inspect.signature(synth.load_synthetic).parameters
-        params = {k: p.default for k, p in signature.items()
-                  if isinstance(p.default, (int, float, str)) and not isinstance(p.default, bool)}  # fmt: skip
-        params["generator_version"] = getattr(synth, "GENERATOR_VERSION", None)
-        data = synth.load_synthetic(**({"progress": progress} if "progress" in signature else {}))
-        return data, {"source": SYNTHETIC, "synthetic": data.source, "synthetic_params": params}
+        from squatcli import synth
+
+        data = synth.load_synthetic(progress=progress)
+        return data, {"source": SYNTHETIC, "synthetic": data.source, "synthetic_params": synth.corpus_info()}
     root = Path(spec).expanduser()
     data = load_paper_dataset(root, progress=progress)
-    return data, {"source": str(root.resolve())}
+    corpus = read_corpus_info(root)
+    return data, {"source": str(root.resolve()),
+                  **({} if corpus is None else {"synthetic": data.source, "synthetic_params": corpus})}  # fmt: skip
+
+
+def resolve_split(kind: str, data: Dataset) -> str:
+    """`auto` -> `subject` when the data records subjects (the synthetic corpus, a folder with a manifest.csv),
+    `random` otherwise (the published dataset: one person); `random` and `subject` as they are."""
+    if kind == AUTO_SPLIT:
+        return "random" if data.subjects is None else "subject"
+    if kind not in SPLITS:
+        raise SquatError(f"unknown split {kind!r}; expected one of {', '.join((AUTO_SPLIT, *SPLITS))}")
+    return kind
 
 
 def split(data: Dataset, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, val, test) clip indices: `random` (stratified 80/10/10, the paper's) or `subject`."""
-    if kind == "random":
+    """(train, val, test) clip indices: `random` (stratified 80/10/10, the paper's), `subject` or `auto`."""
+    if resolve_split(kind, data) == "random":
         return split_random(data.y, seed)
-    if kind == "subject":
-        return split_by_subject(data.subjects, seed)
-    raise SquatError(f"unknown split {kind!r}; expected one of {', '.join(SPLITS)}")
+    return split_by_subject(data.subjects, seed)
 
 
-def test_subset(data: Dataset, metadata: dict) -> Dataset | None:
-    """The model's own test split of `data`, or None if `data` is not the data the model was trained on."""
+def training_data_match(data: Dataset, metadata: dict) -> str | None:
+    """Whether `data` is the data the model was trained on: `fingerprint` (the very same windows), `corpus` (the
+    same synthetic corpus by its source string, e.g. written by `squat synth` and read back, whose stored
+    distances are rounded), or None."""
     info = metadata.get("data", {})
-    if info.get("fingerprint") != data.fingerprint():
+    if info.get("fingerprint") == data.fingerprint():
+        return "fingerprint"
+    if data.source and data.source == info.get("synthetic"):
+        return "corpus"
+    return None
+
+
+def test_subset(data: Dataset, metadata: dict, match: str | None = None) -> Dataset | None:
+    """The model's own test split of `data`, or None if `data` is not the data the model was trained on.
+
+    `match`: `training_data_match(data, metadata)` if already known. For the same synthetic corpus in another form
+    the split is remade from the clips' labels, ids and subjects, which must be exactly the generator's (checked
+    against `synth.corpus_layout`); if they are not, the test split cannot be reproduced and this refuses.
+    """
+    if match is None:
+        match = training_data_match(data, metadata)
+    if match is None:
         return None
+    info = metadata["data"]
+    if match == "corpus":
+        from squatcli import synth
+
+        params = info.get("synthetic_params") or {}
+        try:
+            y, ids, subjects = synth.corpus_layout(params["clips_per_class"], params["subjects"], params["seed"])
+        except KeyError:
+            y, ids, subjects = None, None, None
+        same = (y is not None and np.array_equal(data.y, y) and data.ids == ids and data.subjects is not None
+                and np.array_equal(data.subjects.astype(str), subjects))  # fmt: skip
+        if not same:
+            raise SquatError(f"these clips come from the model's training corpus ({data.source}) but are not all of "
+                             "it in the generator's order with its subjects, so the model's test split cannot be "
+                             "rebuilt; pass --whole to score every clip (training clips included)")  # fmt: skip
     _, _, test = split(data, info["split"], int(info["split_seed"]))
     return data.subset(test)
 
@@ -93,13 +152,15 @@ class TrainConfig:
     lr: float | None = None
     patience: int | None = None
     seed: int = 0
-    split: str = "random"
+    split: str = AUTO_SPLIT  # resolved against the data by `resolve_split`
     arch: dict[str, Any] = field(default_factory=dict)
     augment: bool = True
 
     def resolved(self) -> "TrainConfig":
-        if self.model not in TRAIN_DEFAULTS:
-            raise SquatError(f"unknown model {self.model!r}; expected one of {', '.join(TRAIN_DEFAULTS)}")
+        if self.model not in MODEL_KINDS:
+            raise SquatError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_KINDS)}")
+        if self.lr is not None and not self.lr > 0:
+            raise SquatError(f"the learning rate must be greater than 0, got {self.lr}")
         d = TRAIN_DEFAULTS[self.model]
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
@@ -137,11 +198,15 @@ AUGMENTATION = ("each training clip, each epoch: mirrored left/right (p 0.5), pl
 MAX_SHIFT = FPS  # frames
 
 
+@functools.cache
 def mirror_permutation() -> np.ndarray:
-    """Feature permutation that swaps the body's left and right sides: x_mirrored = x[..., perm]."""
+    """Feature permutation that swaps the body's left and right sides: x_mirrored = x[..., perm] (computed once,
+    read-only)."""
     swap = {"l_": "r_", "r_": "l_"}
     other = [swap[n[:2]] + n[2:] if n[:2] in swap else n for n in JOINTS]
-    return np.array([pair_index(other[i], other[j]) for i, j in zip(PAIR_I, PAIR_J)])
+    perm = np.array([pair_index(other[i], other[j]) for i, j in zip(PAIR_I, PAIR_J)])
+    perm.setflags(write=False)
+    return perm
 
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -183,9 +248,7 @@ def _make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augm
 
 
 def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], None] | None):
-    from squatcli import models  # noqa: F401  (quiets TensorFlow before keras imports it)
-
-    import keras
+    import keras  # train() has imported squatcli.models first, which quiets TensorFlow
 
     class Monitor(keras.callbacks.Callback):
         """Early stopping on validation accuracy (ties: lower validation loss), keeping the best weights."""
@@ -225,6 +288,15 @@ def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], Non
     return Monitor()
 
 
+def pick_threshold(val_y: np.ndarray, val_probs: np.ndarray) -> metrics.OperatingPoint:
+    """The stored good-vs-rest operating point: Youden's J on the VALIDATION clips' P(good), never the test split's.
+
+    `val_y` (N,) class indices and `val_probs` (N, 7) probabilities of the validation clips -> the threshold and
+    the sensitivity and specificity it gives there.
+    """
+    return metrics.youden(metrics.good_labels(val_y), metrics.good_scores(val_probs))
+
+
 def train(
     data: Dataset,
     config: TrainConfig,
@@ -237,7 +309,8 @@ def train(
 ) -> TrainResult:
     """Train `config.model` on the train part of `data`, early-stopped on the validation part.
 
-    The good-vs-rest threshold is Youden's point on the VALIDATION predictions of the restored best weights.
+    The good-vs-rest threshold is Youden's point on the VALIDATION predictions of the restored best weights
+    (`pick_threshold`). `config.split` `auto` is resolved against `data` (`resolve_split`) and recorded resolved.
     Ctrl-C (KeyboardInterrupt) during fitting stops training and keeps the best epoch so far; if no epoch has
     finished, the KeyboardInterrupt propagates.
     """
@@ -248,10 +321,11 @@ def train(
 
     cfg = config.resolved()
     arch = models.architecture(cfg.model, **cfg.arch)
-    train_idx, val_idx, test_idx = split(data, cfg.split, cfg.seed)
+    split_kind = resolve_split(cfg.split, data)
+    train_idx, val_idx, test_idx = split(data, split_kind, cfg.seed)
     tr, va = data.subset(train_idx), data.subset(val_idx)
     if len(tr) == 0 or len(va) == 0:
-        raise SquatError(f"the {cfg.split} split left {len(tr)} training and {len(va)} validation clips; "
+        raise SquatError(f"the {split_kind} split left {len(tr)} training and {len(va)} validation clips; "
                          "the dataset is too small")  # fmt: skip
     if not 0 < int(metrics.good_labels(va.y).sum()) < len(va):
         raise SquatError("the validation split needs both good and faulty clips to pick the good-vs-rest threshold")
@@ -284,7 +358,7 @@ def train(
 
     classifier = models.Classifier(model, {}, name=name or cfg.model)
     val_probs = classifier.predict(va.x)
-    op = metrics.youden(metrics.good_labels(va.y), metrics.good_scores(val_probs))
+    op = pick_threshold(va.y, val_probs)
     val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold)
 
     metadata = {
@@ -351,7 +425,7 @@ def train(
             "fingerprint": data.fingerprint(),
             "n_clips": len(data),
             "class_counts": np.bincount(data.y, minlength=len(CLASS_KEYS)).tolist(),
-            "split": cfg.split,
+            "split": split_kind,
             "split_seed": cfg.seed,
             "n_train": len(train_idx),
             "n_val": len(val_idx),
@@ -360,10 +434,11 @@ def train(
             "test_fingerprint": data.subset(test_idx).fingerprint(),
             **({"val_subjects": sorted(map(str, set(va.subjects))),
                 "test_subjects": sorted(map(str, set(data.subjects[test_idx])))}
-               if cfg.split == "subject" else {}),  # fmt: skip
+               if split_kind == "subject" else {}),  # fmt: skip
         },
         "command": command,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"squatcli": __version__, "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
     }
     return TrainResult(model, metadata, monitor.history, interrupted)
+

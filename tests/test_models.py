@@ -62,6 +62,17 @@ def test_unknown_options_are_errors():
         M.architecture("cnn", units=3)
     with pytest.raises(SquatError, match="unknown model"):
         M.build("transformer", MEAN, STD)
+    with pytest.raises(SquatError, match="unknown model kind 'transformer'"):
+        M.architecture("transformer")  # not the LSTM's defaults
+    assert M.architecture("lstm", units=8) == {"kind": "lstm", **M.LSTM_DEFAULTS, "units": 8}
+
+
+def test_model_kinds_are_defined_once():
+    from squatcli import evaluation, skeleton
+    from squatcli import train as T
+
+    assert M.MODEL_KINDS is skeleton.MODEL_KINDS == ("cnn", "lstm")
+    assert evaluation.model_names("all") == list(skeleton.MODEL_KINDS) and set(T.TRAIN_DEFAULTS) == set(M.MODEL_KINDS)
 
 
 def test_classifier_predicts_probabilities_fast(small_cnn):
@@ -122,6 +133,8 @@ def test_bundled_names_resolve_through_the_models_dirs(tmp_path, monkeypatch, sm
     assert M.model_paths("lstm")[0] == tmp_path / "lstm.keras"
     assert M.load_model("lstm").name == "lstm"
     assert M.models_dirs()[1] == MODELS_DIR
+    # a wheel installs models/ as the package squatcli.bundled_models (pyproject.toml): looked in last
+    assert M.models_dirs()[-1] == Path(M.__file__).resolve().parent / "bundled_models"
 
 
 def test_missing_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
@@ -132,9 +145,7 @@ def test_missing_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["cnn", "lstm"])
 def test_bundled_models_load_with_complete_metadata(kind):
-    if not (MODELS_DIR / f"{kind}.keras").exists():
-        pytest.skip("bundled models not trained yet")
-    clf = M.load_model(kind)
+    clf = M.load_model(kind)  # committed in models/: missing ones fail here
     md = clf.metadata
     assert clf.name == kind and md["kind"] == kind and 0 < clf.threshold < 1
     assert md["data"]["source"] == "synthetic" and md["data"]["split"] == "subject"
@@ -149,7 +160,7 @@ def test_bundled_models_load_with_complete_metadata(kind):
 
 
 def test_cli_help_does_not_import_tensorflow():
-    code = "import sys, squatcli.cli, squatcli.metrics, squatcli.evaluation, squatcli.train, squatcli.plots; " \
+    code = "import sys, squatcli.cli, squatcli.metrics, squatcli.evaluation, squatcli.train, squatcli.render; " \
            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -161,15 +172,10 @@ def test_bundled_models_score_the_figures_in_the_model_card():
 
     from squatcli.evaluation import evaluate_models
 
-    card = (MODELS_DIR / "README.md").read_text(encoding="utf-8") if (MODELS_DIR / "README.md").exists() else ""
+    card = (MODELS_DIR / "README.md").read_text(encoding="utf-8")
     rows = {m[0]: tuple(map(float, m[1:])) for m in
             re.findall(r"^\| `(cnn|lstm)` \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) / ([0-9.]+) \|", card, re.M)}  # fmt: skip
-    if not rows or not all((MODELS_DIR / f"{k}.keras").exists() for k in ("cnn", "lstm")):
-        pytest.skip("bundled models or their model card not there yet")
-    try:
-        import squatcli.synth  # noqa: F401
-    except ImportError:
-        pytest.skip("no synthetic corpus in this squatcli")
+    assert set(rows) == {"cnn", "lstm"}, "models/README.md has lost its table of held-out figures"
     results = evaluate_models(["cnn", "lstm"])
     for r in results:
         assert r.scope == "test split", f"the synthetic corpus changed since {r.name} was trained: retrain (models/README.md)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -146,10 +147,13 @@ def test_corpus_files_are_identical_for_the_same_seed_and_read_back(tmp_path):
 
 def test_load_synthetic_caches_windows_by_parameters(tmp_path, monkeypatch):
     monkeypatch.setenv("SQUATCLI_CACHE", str(tmp_path))
-    first = synth.load_synthetic(clips_per_class=2, subjects=3, seed=2)
+    reports = []
+    first = synth.load_synthetic(clips_per_class=2, subjects=3, seed=2, progress=lambda *a: reports.append(a))
     assert first.x.shape == (14, 300, 171) and first.subjects is not None and "synthetic" in first.source
+    assert reports == [(k, 14) for k in range(1, 15)]  # generating the corpus reports progress
     assert len(list(tmp_path.glob("*.npz"))) == 1
-    again = synth.load_synthetic(clips_per_class=2, subjects=3, seed=2)
+    again = synth.load_synthetic(clips_per_class=2, subjects=3, seed=2, progress=lambda *a: reports.append(a))
+    assert len(reports) == 14  # from the cache: nothing to report
     assert again.fingerprint() == first.fingerprint() and list(again.subjects) == list(first.subjects)
     clips, _ = synth.generate_corpus(2, 3, seed=2)
     assert np.allclose(first.x[5], normalise(distances(clips[5].joints)))
@@ -161,7 +165,10 @@ def test_cli_writes_corpus_and_preview_and_refuses_to_clobber(tmp_path):
     out, png = tmp_path / "corpus", tmp_path / "sheet.png"
     result = runner.invoke(app, ["synth", "--out", str(out), "--clips-per-class", "1", "--subjects", "2", "--preview", str(png)])
     assert result.exit_code == 0, result.output
-    assert (out / "manifest.csv").exists() and len(list(out.rglob("*.json"))) == N_CLASSES
+    assert (out / "manifest.csv").exists() and len(list(out.rglob("*_squat_*.json"))) == N_CLASSES
+    assert json.loads((out / "corpus.json").read_text()) == {"generator": "squatcli.synth", "generator_version": 1,
+                                                            "seed": 0, "clips_per_class": 1, "subjects": 2,
+                                                            "noise": True}  # fmt: skip
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = runner.invoke(app, ["synth", "--out", str(out), "--clips-per-class", "1", "--subjects", "2"])
     assert again.exit_code == 1 and "not empty" in again.output

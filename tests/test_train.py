@@ -1,4 +1,5 @@
-"""Training and evaluation end to end on a tiny stand-in dataset in the paper's layout (seconds, not minutes)."""
+"""Training and evaluation on a tiny stand-in dataset in the paper's layout: the rules without a network (fast),
+then end to end (slow: seconds, not minutes)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from squatcli import metrics
 from squatcli import train as T
 from squatcli.cli import app
 from squatcli.datasets import load_paper_dataset, read_paper_json
+from squatcli.errors import SquatError
 from squatcli.skeleton import CLASS_FOLDERS, CLASS_KEYS, N_FEATURES, WINDOW
 
-pytestmark = pytest.mark.slow
 SQUAT = [sys.executable, "-m", "squatcli.cli"]
 
 
@@ -41,14 +42,15 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tiny, tmp_path_factory) -> Path:
-    """A CNN trained for 2 epochs through the CLI, split by subject."""
+    """A CNN trained for 2 epochs through the CLI, split by subject (the default for data with subjects)."""
     out = tmp_path_factory.mktemp("models") / "cnn"
-    result = run("train", "--model", "cnn", "--data", str(tiny), "--epochs", "2", "--split", "subject",
+    result = run("train", "--model", "cnn", "--data", str(tiny), "--epochs", "2",  # --split auto: by subject here
                  "--seed", "1", "--width", "16", "--out", str(out))  # fmt: skip
-    assert "epoch   2/2" in result.stderr and "val acc" not in result.stdout
+    assert "epoch   2/2" in result.stderr and "val acc" not in result.stdout and "subject split" in result.stderr
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_a_loadable_model_with_complete_metadata(trained, tiny):
     from squatcli.models import load_model
 
@@ -76,6 +78,7 @@ def test_train_writes_a_loadable_model_with_complete_metadata(trained, tiny):
     assert p.shape == (3, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_threshold_is_youden_on_the_validation_split(trained, tiny):
     from squatcli.models import load_model
 
@@ -91,6 +94,7 @@ def test_threshold_is_youden_on_the_validation_split(trained, tiny):
     assert (md["sensitivity"], md["specificity"]) == pytest.approx((op.sensitivity, op.specificity))
 
 
+@pytest.mark.slow
 def test_threshold_ignores_the_test_split(tiny, monkeypatch):
     """Scrambling every test clip changes nothing in the threshold; Youden is only ever asked about validation."""
     data = load_paper_dataset(tiny)
@@ -110,6 +114,7 @@ def test_threshold_ignores_the_test_split(tiny, monkeypatch):
     assert calls and all(np.array_equal(c, metrics.good_labels(data.y[val])) for c in calls)
 
 
+@pytest.mark.slow
 def test_interrupt_keeps_the_best_epoch_so_far(tiny):
     import keras
 
@@ -129,6 +134,7 @@ def test_interrupt_keeps_the_best_epoch_so_far(tiny):
     assert result.metadata["validation"]["accuracy"] == pytest.approx(best.val_accuracy)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_command_line_saves_the_best_model(tiny, tmp_path):
     out = tmp_path / "m"
     env = dict(os.environ, COLUMNS="200")
@@ -151,8 +157,9 @@ def test_ctrl_c_on_the_command_line_saves_the_best_model(tiny, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]
 
 
+@pytest.mark.slow
 def test_evaluate_json_on_the_models_test_split(trained, tiny, tmp_path):
-    result = run("evaluate", "--model", str(trained), "--json", "--roc", "--out", str(tmp_path / "figs"))
+    result = run("evaluate", "--model", str(trained), "--json", "--roc", "-o", str(tmp_path / "figs"))
     doc = json.loads(result.stdout)  # nothing else on stdout
     (m,) = doc["models"]
     md = json.loads(trained.with_suffix(".json").read_text())
@@ -165,12 +172,14 @@ def test_evaluate_json_on_the_models_test_split(trained, tiny, tmp_path):
     assert (tmp_path / "figs" / "roc.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_evaluate_another_dataset_scores_every_clip(trained, tmp_path):
     other = write_standin_dataset(tmp_path / "other", clips_per_class=3, seed=9, manifest=False)
     m = json.loads(run("evaluate", "--model", str(trained), "--data", str(other), "--json").stdout)["models"][0]
     assert m["scope"] == "whole dataset" and m["n"] == 21
 
 
+@pytest.mark.slow
 def test_lstm_and_the_comparison_of_all_models(trained, tiny, tmp_path, monkeypatch):
     import shutil
 
@@ -186,6 +195,7 @@ def test_lstm_and_the_comparison_of_all_models(trained, tiny, tmp_path, monkeypa
     assert doc["models"][1]["kind"] == "lstm" and doc["models"][1]["parameters"] > 0
 
 
+@pytest.mark.slow
 def test_published_layout_without_manifest_trains_with_a_random_split(tmp_path):
     """The dataset as published: class folders (with the 'bad_innner_thigh' typo), 1115_3djoints_index, no manifest."""
     root = write_standin_dataset(tmp_path / "Pose_Dataset", clips_per_class=4, manifest=False)
@@ -194,16 +204,61 @@ def test_published_layout_without_manifest_trains_with_a_random_split(tmp_path):
     data, info = T.load_data(root)
     one = read_paper_json(root / files[0])
     assert np.allclose(data.x[data.ids.index(files[0])], F.fit_window(F.normalise(one)), atol=1e-6)
-    result = T.train(data, T.TrainConfig("cnn", epochs=1, split="random", arch={"width": 8, "depth": 1}),
-                     data_info=info)  # fmt: skip
+    result = T.train(data, T.TrainConfig("cnn", epochs=1, arch={"width": 8, "depth": 1}), data_info=info)  # split auto
     assert result.metadata["data"]["n_val"] == 7 and result.metadata["data"]["source"] == str(root.resolve())
+    assert result.metadata["data"]["split"] == "random" and "test_subjects" not in result.metadata["data"]
     bad = run("train", "--data", str(root), "--split", "subject", "--epochs", "1", ok=False)
     assert bad.exit_code == 1 and "no manifest.csv" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors(tmp_path):
     assert run("train", "--model", "svm", ok=False).exit_code == 2
     missing = run("train", "--data", str(tmp_path / "nowhere"), ok=False)
     assert missing.exit_code == 1 and "no such dataset folder" in missing.stderr
     absent = run("evaluate", "--model", str(tmp_path / "nothing"), ok=False)
     assert absent.exit_code == 1 and "no such model metadata" in absent.stderr
+
+
+# ---- fast: no network is trained ------------------------------------------------------------------------------
+
+
+def test_auto_split_is_by_subject_only_where_the_data_records_subjects(tmp_path):
+    with_subjects = load_paper_dataset(write_standin_dataset(tmp_path / "manifest", clips_per_class=3))
+    published = load_paper_dataset(write_standin_dataset(tmp_path / "published", clips_per_class=3, manifest=False))
+    assert T.resolve_split("auto", with_subjects) == "subject" and T.resolve_split("auto", published) == "random"
+    assert T.resolve_split("random", with_subjects) == "random"
+    assert all(np.array_equal(a, b) for a, b in zip(T.split(with_subjects, "auto", 2), T.split(with_subjects, "subject", 2)))
+    assert all(np.array_equal(a, b) for a, b in zip(T.split(published, "auto", 2), T.split(published, "random", 2)))
+    assert T.TrainConfig().split == "auto"
+    with pytest.raises(SquatError, match="unknown split 'people'"):
+        T.resolve_split("people", published)
+
+
+def test_pick_threshold_is_youden_on_the_clips_it_is_given():
+    """Youden's J over P(good) (column 0), good vs every fault; another set of clips gives another threshold."""
+    val_y = np.array([0, 0, 1, 2, 3])  # two good clips, three faulty ones
+    p_good = np.array([0.9, 0.6, 0.7, 0.2, 0.1])
+    probs = np.column_stack([p_good, 1 - p_good, np.zeros((5, 5))])
+    # thresholds 0.9: sens 1/2, spec 1 (J 0.5); 0.6: sens 1, spec 2/3 (J 0.67); the argmax class plays no part
+    op = T.pick_threshold(val_y, probs)
+    assert (op.threshold, op.sensitivity, op.specificity) == pytest.approx((0.6, 1.0, 2 / 3))
+    test_y, test_good = np.array([0, 0, 4]), np.array([0.95, 0.8, 0.5])
+    other = T.pick_threshold(test_y, np.column_stack([test_good, 1 - test_good, np.zeros((3, 5))]))
+    assert other.threshold == pytest.approx(0.8) != op.threshold
+
+
+def test_train_usage_errors_exit_2_and_help_lists_the_choices(tmp_path):
+    for args, message in ((["--model", "svm"], "'svm' is not one of 'cnn', 'lstm'"),
+                          (["--split", "people"], "'people' is not one of 'auto', 'random', 'subject'"),
+                          (["--lr", "0"], "0 is not greater than 0"), (["--lr", "-1e-3"], "greater than 0")):  # fmt: skip
+        bad = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "nowhere"), *args], env={"COLUMNS": "200"})
+        assert bad.exit_code == 2 and message in bad.stderr, (args, bad.stderr)
+    with pytest.raises(SquatError, match="greater than 0"):
+        T.TrainConfig("cnn", lr=0.0).resolved()  # never silently replaced by the default
+    assert T.TrainConfig("cnn", lr=5e-4).resolved().lr == 5e-4
+    helptext = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "cnn|lstm" in helptext and "auto|random|subject" in helptext and "default: auto" in helptext
+    out_option = [line for line in CliRunner().invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"}).stdout.splitlines()
+                  if "│ --out" in line]  # fmt: skip
+    assert len(out_option) == 1 and " -o " in out_option[0]  # -o is an alias of --out, as in train
