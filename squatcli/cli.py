@@ -21,6 +21,7 @@ from rich.markup import escape
 from squatcli.datasets import AUTO_SPLIT, SPLITS
 from squatcli.errors import SquatError
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
+from squatcli.synth import CLIPS_PER_CLASS, SUBJECTS  # the defaults of `squat synth` are the training corpus
 
 STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
 
@@ -134,8 +135,8 @@ def extract(
 @command
 def synth(
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder to write the corpus to (paper's Pose_Dataset layout + joints/*.npz + manifest.csv); must be new or empty.", show_default=False)] = None,
-    clips_per_class: Annotated[int, typer.Option("--clips-per-class", "-n", min=1, help="Clips of each of the 7 classes.")] = 300,
-    subjects: Annotated[int, typer.Option("--subjects", "-s", min=1, help="Synthetic people (each performs every class; use --split subject when training).")] = 60,
+    clips_per_class: Annotated[int, typer.Option("--clips-per-class", "-n", min=1, help="Clips of each of the 7 classes.")] = CLIPS_PER_CLASS,
+    subjects: Annotated[int, typer.Option("--subjects", "-s", min=1, help="Synthetic people (each performs every class; use --split subject when training).")] = SUBJECTS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed writes identical files.")] = 0,
     clean: Annotated[bool, typer.Option("--clean", help="Write the exact joints, without pose-estimator noise.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing synthetic corpus in --out.")] = False,

@@ -194,7 +194,9 @@ class TrainResult:
 
 
 AUGMENTATION = ("each training clip, each epoch: mirrored left/right (p 0.5), played backwards (p 0.5), "
-                "started up to 1 s late with the end ping-pong padded")  # fmt: skip
+                "started up to 1 s late with the end ping-pong padded, and (p 0.3) cut to a random 1.5-5 s "
+                "stretch ping-pong padded to 10 s, like a short phone clip at assessment")  # fmt: skip
+SHORT_CROP = (0.3, 45, 150)  # probability, shortest and longest crop in frames
 MAX_SHIFT = FPS  # frames
 
 
@@ -219,6 +221,11 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for k, shift in enumerate(rng.integers(0, MAX_SHIFT + 1, len(x))):
         if shift:
             x[k] = pad_to_window(x[k, shift:], x.shape[1])
+    p_crop, shortest, longest = SHORT_CROP
+    for k in np.flatnonzero(rng.random(len(x)) < p_crop):
+        length = int(rng.integers(shortest, longest + 1))
+        start = int(rng.integers(0, x.shape[1] - length + 1))
+        x[k] = pad_to_window(x[k, start : start + length], x.shape[1])
     return x
 
 

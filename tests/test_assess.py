@@ -215,3 +215,46 @@ def test_model_that_fails_to_load_still_gives_one_json_object_per_input(tmp_path
     code, objs, _ = invoke_json(a, b, "-m", tmp_path / "missing_model")
     assert code == 1 and [o["ok"] for o in objs] == [False, False]
     assert "no such model metadata file" in objs[0]["error"]
+
+
+def clear_case(label: str, person: int):
+    """A clip of one new synthetic person (own seed, in no training corpus) with an obvious fault (severity 0.9)."""
+    from squatcli.synth import example_clip
+
+    return example_clip(seed=9000 + person, label=label, severity=0.9)
+
+
+@pytest.mark.slow
+def test_bundled_model_gets_clear_synthetic_cases_right(tmp_path):
+    """Pass bar fixed before looking at the results: at least 13 of 14 clear cases right."""
+    from squatcli.models import load_model
+
+    classifier = load_model("cnn")
+    wrong = []
+    for person in range(2):
+        for label in CLASS_KEYS:
+            path = tmp_path / f"{label}_{person}.npz"
+            write_joints_npz(path, clear_case(label, person))
+            result = A.assess(path, classifier)
+            said = "good" if result.good else CLASS_KEYS[result.main_fault]
+            if said != label:
+                wrong.append(f"{label} (person {person}) -> {said}")
+    assert len(wrong) <= 1, wrong
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["good", "knees_in", "shallow"])
+def test_bundled_model_verdict_is_the_same_at_12_30_and_100_fps(tmp_path, label):
+    from squatcli.models import load_model
+    from squatcli.video import resample_to_fps
+
+    classifier = load_model("cnn")
+    clip = clear_case(label, person=5)
+    verdicts = []
+    for fps in (12.0, 30.0, 100.0):
+        path = tmp_path / f"{label}_{fps:g}.npz"
+        write_joints_npz(path, JointsClip(resample_to_fps(clip.joints, 30.0, fps), fps))
+        result = A.assess(path, classifier)
+        assert len(result.motion.features) == 300  # 10 s at 30 fps whatever the input rate
+        verdicts.append((result.good, result.main_fault))
+    assert verdicts[0] == verdicts[1] == verdicts[2], verdicts
