@@ -17,7 +17,7 @@ import numpy as np
 
 from squatcli.datasets import read_joints_npz, read_paper_json
 from squatcli.errors import SquatError
-from squatcli.features import distances, normalise, windows
+from squatcli.features import clip_features, normalise, windows
 from squatcli.skeleton import CLASSES, DEFAULT_STRIDE, FPS, GOOD, WINDOW
 from squatcli.video import VIDEO_SUFFIXES, require_duration, resample_to_fps
 
@@ -128,39 +128,37 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     if not path.exists():
         raise SquatError("no such file", path)
     start = time.perf_counter()
+    joints = confidence = dist = extraction = None
+    notes: list[str] = []
     if suffix == ".npz":
         clip = read_joints_npz(path)
-        joints = resample_to_fps(clip.joints, clip.fps)
-        conf = None if clip.confidence is None else resample_to_fps(clip.confidence, clip.fps)
-        motion = Motion(path, "joints", np.empty(0), joints, conf)
+        kind, joints = "joints", resample_to_fps(clip.joints, clip.fps)
+        confidence = None if clip.confidence is None else resample_to_fps(clip.confidence, clip.fps)
         if abs(clip.fps - FPS) > 1e-6:
-            motion.notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
+            notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
     elif suffix == ".json":
-        motion = Motion(path, "paper-json", read_paper_json(path))
-        motion.notes.append("paper-format clips hold distances only: no per-rep measurements")
+        kind, dist = "paper-json", read_paper_json(path)
+        notes.append("paper-format clips hold distances only: no per-rep measurements")
     elif suffix in VIDEO_SUFFIXES:
         from squatcli.pose import extract_video
 
         extraction = extract_video(path, stride=stride, progress=progress)
-        motion = Motion(path, "video", np.empty(0), extraction.clip.joints, extraction.clip.confidence, extraction)
-        motion.seconds["pose_s"] = extraction.seconds
-        motion.notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
+        kind, joints, confidence = "video", extraction.clip.joints, extraction.clip.confidence
+        notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
     else:
         raise SquatError(f"unsupported input type '{suffix or path.name}' (expected a video, .npz or .json)", path)
-    read_s = time.perf_counter() - start
-    require_duration(len(motion.joints if motion.joints is not None else motion.features), path)
+    seconds = {"pose_s": extraction.seconds} if extraction else {"read_s": time.perf_counter() - start}
+    require_duration(len(joints if joints is not None else dist), path)
     t = time.perf_counter()
-    try:  # distances (joints) and the body-scale normalisation: the one feature path
-        motion.features = normalise(motion.features if motion.joints is None else distances(motion.joints))
+    try:  # the one feature path: distances of the joints, divided by the body scale
+        features = normalise(dist) if joints is None else clip_features(joints)
     except ValueError as e:
         raise SquatError(str(e), path) from None
-    motion.seconds["features_s"] = time.perf_counter() - t
-    if motion.kind != "video":
-        motion.seconds["read_s"] = read_s
-    if len(motion.features) < WINDOW:
-        motion.notes.append(f"clip is {len(motion.features) / FPS:.1f} s; padded to {WINDOW / FPS:.0f} s by "
-                            "ping-pong repetition (the model reads 10 s windows)")  # fmt: skip
-    return motion
+    seconds["features_s"] = time.perf_counter() - t
+    if len(features) < WINDOW:
+        notes.append(f"clip is {len(features) / FPS:.1f} s; padded to {WINDOW / FPS:.0f} s by "
+                     "ping-pong repetition (the model reads 10 s windows)")  # fmt: skip
+    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds)
 
 
 def assess_motion(motion: Motion, classifier) -> Assessment:

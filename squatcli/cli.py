@@ -48,6 +48,11 @@ def positive(value: float | None) -> float | None:
     return value
 
 
+def print_error(error: Exception) -> None:
+    """The one-line form of every error a user sees."""
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+
+
 def command(fn: Callable) -> Callable:
     """Register a command whose SquatErrors become one red line on stderr and exit code 1."""
 
@@ -56,7 +61,7 @@ def command(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except SquatError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+            print_error(e)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
@@ -176,7 +181,7 @@ def synth(
         table.add_row(c.name, c.folder, str(len(mine)), str(len({r["subject"] for r in mine})), mild, partial,
                       f"{np.mean([int(r['reps']) for r in mine]):.1f}")  # fmt: skip
     size = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
-    table.caption = f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output} --split subject`"
+    table.caption = f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output}`"
     out.print(table)
 
 
@@ -194,7 +199,7 @@ def train(
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation accuracy (default: cnn 10, lstm 12).", show_default=False)] = None,
-    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Random left/right mirroring, time reversal and start shifts of the training clips.")] = True,
+    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips.")] = True,
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
@@ -215,7 +220,7 @@ def train(
     if paper:
         from squatcli import models
 
-        arch = {k: v for k, v in (models.CNN_PAPER if model == "cnn" else models.LSTM_PAPER).items()}
+        arch = dict(models.CNN_PAPER if model == "cnn" else models.LSTM_PAPER)
     width_key = "width" if model == "cnn" else "units"
     for key, value in ((width_key, width), ("depth", depth), ("downsample", downsample)):
         if value is not None:
@@ -405,7 +410,7 @@ def assess(
             if as_json:
                 print_json(failure(path, e), compact=True)
             else:
-                err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+                print_error(e)
             continue
         results.append((path, result, None))
         if as_json:

@@ -107,6 +107,11 @@ def classical_mds(dist: np.ndarray, dims: int = 3) -> np.ndarray:
     return vecs[:, top] * np.sqrt(np.clip(vals[top], 0, None))
 
 
+def midpoint(joints: np.ndarray, a: str, b: str) -> np.ndarray:
+    """(..., 3) midpoint of joints a and b in every frame of (..., 19, 3) joints."""
+    return (joints[..., J[a], :] + joints[..., J[b], :]) / 2
+
+
 def segment_lengths(joints: np.ndarray, a: str, b: str) -> np.ndarray:
     """(T,) length of the segment between joints a and b in every frame."""
     return np.linalg.norm(joints[:, J[a]] - joints[:, J[b]], axis=-1)

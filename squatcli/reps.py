@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from squatcli.features import midpoint, segment_lengths
 from squatcli.skeleton import CLASSES, FPS, J, N_JOINTS
 
 MIN_EXCURSION = 0.10  # hip drop / leg length making a rep: knees to ~120° drop 12-18 %, to 140° only 6-8 %
@@ -170,9 +171,9 @@ class RepReport:
 def estimate_up(joints: np.ndarray) -> np.ndarray:
     """(T, 19, 3) joints -> (3,) unit vector of the body's vertical (see the module doc for the method)."""
     joints = _check(joints)
-    ankle = _mid(joints, "l_ankle", "r_ankle")
+    ankle = midpoint(joints, "l_ankle", "r_ankle")
     neck = joints[:, J["neck"]]
-    centre = 0.5 * (_mid(joints, "l_hip", "r_hip") + neck)
+    centre = 0.5 * (midpoint(joints, "l_hip", "r_hip") + neck)
     extension = np.linalg.norm(neck - ankle, axis=-1)
     n_top = max(1, math.ceil(UPRIGHT_FRACTION * len(joints)))
     upright = np.argsort(extension)[-n_top:]
@@ -188,10 +189,10 @@ def estimate_up(joints: np.ndarray) -> np.ndarray:
 def hip_height(joints: np.ndarray, up: np.ndarray, fps: float = FPS) -> np.ndarray:
     """(T,) hip-midpoint height above the ankle midpoint along `up`, in leg lengths, filtered and smoothed."""
     joints = _check(joints)
-    per_side = [_length(joints, f"{s}_hip", f"{s}_knee") + _length(joints, f"{s}_knee", f"{s}_ankle")
+    per_side = [segment_lengths(joints, f"{s}_hip", f"{s}_knee") + segment_lengths(joints, f"{s}_knee", f"{s}_ankle")
                 for s in "lr"]
     leg = np.median(0.5 * (per_side[0] + per_side[1]))
-    h = (_mid(joints, "l_hip", "r_hip") - _mid(joints, "l_ankle", "r_ankle")) @ up / max(float(leg), 1e-9)
+    h = (midpoint(joints, "l_hip", "r_hip") - midpoint(joints, "l_ankle", "r_ankle")) @ up / max(float(leg), 1e-9)
     return _smooth(_median_filter(h, MEDIAN_FRAMES), SMOOTH_S * fps)
 
 
@@ -300,7 +301,7 @@ def measure_reps(joints: np.ndarray, fps: float = FPS, confidence: np.ndarray | 
     up = estimate_up(joints)
     s = hip_height(joints, up, fps)
     signals = _signals(joints, up, fps)
-    thigh = float(np.median(0.5 * (_length(joints, "l_hip", "l_knee") + _length(joints, "r_hip", "r_knee"))))
+    thigh = float(np.median(0.5 * (segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "r_hip", "r_knee"))))
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
     if conf is not None and conf.shape != joints.shape[:2]:
         raise ValueError(f"confidence must have shape {joints.shape[:2]}, got {conf.shape}")
@@ -316,7 +317,7 @@ def measure_reps(joints: np.ndarray, fps: float = FPS, confidence: np.ndarray | 
 
 def _signals(joints: np.ndarray, up: np.ndarray, fps: float) -> dict[str, np.ndarray]:
     """Smoothed per-frame signals every rep measurement is read from."""
-    hip, knee = _mid(joints, "l_hip", "r_hip"), _mid(joints, "l_knee", "r_knee")
+    hip, knee = midpoint(joints, "l_hip", "r_hip"), midpoint(joints, "l_knee", "r_knee")
     neck = joints[:, J["neck"]]
     raw = {
         "depth_m": (hip - knee) @ up,
@@ -340,7 +341,7 @@ def head_angle(joints: np.ndarray) -> np.ndarray:
     ~30° with the camera view (the face landmarks' depth is poorly estimated), while neck -> ears read 0-10°
     standing in front, back and side views. Not seen: a pure nod about the ears, which barely moves them.
     """
-    hip, neck, ears = _mid(joints, "l_hip", "r_hip"), joints[:, J["neck"]], _mid(joints, "l_ear", "r_ear")
+    hip, neck, ears = midpoint(joints, "l_hip", "r_hip"), joints[:, J["neck"]], midpoint(joints, "l_ear", "r_ear")
     trunk = _unit(neck - hip)
     head = ears - neck
     face = joints[:, J["nose"]] - ears
@@ -399,14 +400,6 @@ def _check(joints: np.ndarray) -> np.ndarray:
     if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3) or len(joints) == 0:
         raise ValueError(f"joints must have shape (T, {N_JOINTS}, 3) with T > 0, got {joints.shape}")
     return joints
-
-
-def _mid(joints: np.ndarray, a: str, b: str) -> np.ndarray:
-    return 0.5 * (joints[:, J[a]] + joints[:, J[b]])
-
-
-def _length(joints: np.ndarray, a: str, b: str) -> np.ndarray:
-    return np.linalg.norm(joints[:, J[a]] - joints[:, J[b]], axis=-1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

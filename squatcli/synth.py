@@ -56,7 +56,7 @@ from squatcli.datasets import (
     write_paper_json,
 )
 from squatcli.errors import SquatError
-from squatcli.features import clip_features, distances, fit_window
+from squatcli.features import clip_features, distances, fit_window, midpoint
 from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
@@ -760,10 +760,6 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, su
     return rows
 
 
-def _midpoint(w, a, b):
-    return (w[..., J[a], :] + w[..., J[b], :]) / 2
-
-
 def _dips(s: np.ndarray, level: float = 0.9) -> list[np.ndarray]:
     deep = s >= level
     edges = np.flatnonzero(np.diff(np.r_[0, deep.astype(int), 0]))
@@ -784,14 +780,14 @@ def fault_signatures(w: np.ndarray, s: np.ndarray) -> dict[str, float]:
     leg = np.linalg.norm(w[0, J["l_hip"]] - w[0, J["l_knee"]]) + np.linalg.norm(w[0, J["l_knee"]] - w[0, J["l_ankle"]])
     hip_ankle = (np.linalg.norm(w[:, J["l_hip"]] - w[:, J["l_ankle"]], axis=-1)
                  + np.linalg.norm(w[:, J["r_hip"]] - w[:, J["r_ankle"]], axis=-1)) / 2 / leg  # fmt: skip
-    hipc, neck = _midpoint(w, "l_hip", "r_hip"), w[:, J["neck"]]
+    hipc, neck = midpoint(w, "l_hip", "r_hip"), w[:, J["neck"]]
     trunk = neck - hipc
     chord = np.linalg.norm(trunk, axis=-1)
     u_t = trunk / chord[:, None]
     trunk_deg = np.degrees(np.arccos(np.clip(u_t @ up, -1, 1)))
     shank = (w[:, J["l_knee"]] - w[:, J["l_ankle"]] + w[:, J["r_knee"]] - w[:, J["r_ankle"]]) / 2
     shank_deg = np.degrees(np.arccos(np.clip((shank / np.linalg.norm(shank, axis=-1, keepdims=True)) @ up, -1, 1)))
-    face = w[:, J["nose"]] - _midpoint(w, "l_ear", "r_ear")
+    face = w[:, J["nose"]] - midpoint(w, "l_ear", "r_ear")
     face /= np.linalg.norm(face, axis=-1, keepdims=True)
     neck_ext = 90 - np.degrees(np.arccos(np.clip((face * u_t).sum(-1), -1, 1)))
     stand = chord[s < 0.05].mean() if np.any(s < 0.05) else chord.max()
