@@ -10,7 +10,7 @@ import numpy as np
 
 from squatcli.datasets import atomic_output
 from squatcli.errors import SquatError
-from squatcli.skeleton import BONES, GOOD, J
+from squatcli.skeleton import BONES, GOOD, J, squat_class
 from squatcli.video import read_frames
 
 GREEN, RED, WHITE, YELLOW, BLACK = (80, 200, 80), (60, 60, 230), (255, 255, 255), (0, 215, 255), (0, 0, 0)  # BGR
@@ -60,6 +60,13 @@ def draw_frame(frame: np.ndarray, xy: np.ndarray, banner: str, good: bool, rep_t
         y += int(30 * scale)
 
 
+def rep_verdict(rep: dict) -> str:
+    """': good' or ': <main fault>' for a rep a rep model judged (assess.Assessment.to_dict), else ''."""
+    if not rep.get("verdict"):
+        return ""
+    return ": good" if rep["verdict"] == "good" else f": {squat_class(rep['main_fault']).name.lower()}"
+
+
 def annotate_video(result, out_path: str | Path, progress: Callable[[int, int], None] | None = None) -> int:
     """Write the annotated copy of an assessed video; returns the number of frames written."""
     import cv2
@@ -70,7 +77,7 @@ def annotate_video(result, out_path: str | Path, progress: Callable[[int, int], 
     info = extraction.video
     probs = result.probabilities
     banner = f"{result.verdict_text}   P(good) {probs[GOOD]:.2f} / threshold {result.threshold:.2f}"
-    reps = [] if result.reps is None else result.reps.to_dict()["reps"]
+    reps = [] if result.reps is None else result.to_dict()["reps"]["reps"]  # with each judged rep's verdict
     written = 0
     with atomic_output(out_path) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height))
@@ -82,7 +89,7 @@ def annotate_video(result, out_path: str | Path, progress: Callable[[int, int], 
                 t = extraction.frame_times[min(index, len(extraction.frame_times) - 1)]
                 current = next((r for r in reps if r["start_s"] <= t <= r["end_s"]), None)
                 number = reps.index(current) + 1 if current else 0
-                rep_text = [f"rep {number}/{len(reps)}"] + rep_lines(current) if current else []
+                rep_text = [f"rep {number}/{len(reps)}{rep_verdict(current)}"] + rep_lines(current) if current else []
                 xy = extraction.image_xy[min(index, len(extraction.image_xy) - 1)]
                 draw_frame(frame, xy, banner, result.good, rep_text, current["cues"] if current else [])
                 writer.write(frame)

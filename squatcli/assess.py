@@ -1,9 +1,13 @@
 """The end-to-end assessment: any input (video, joints .npz, paper JSON clip) -> class probabilities, a verdict
-at the model's stored Youden threshold, and per-rep measurements.
+at the model's stored Youden threshold, per-rep measurements and, for rep models, a verdict per rep.
 
-Video-level aggregate: the mean of the per-window probabilities (windows of 300 frames, 50 % overlap; a clip
-shorter than 300 frames is one ping-pong-padded window). The verdict is GOOD FORM when the aggregate P(good) is at
-or above the model's threshold; otherwise NEEDS WORK, and the main fault is the most probable of the six faults.
+The model: for a bundled kind (`cnn`, the default, or `lstm`) the first of models.BUNDLED[kind] whose inputs the
+input can give (a video or a joints .npz with feet: the rep model with foot points; a 19-joint .npz: the rep model
+without; a paper .json clip, which holds distances only: the clip model on the 171 distances); the output names it.
+Rows are 300-frame windows (clip models) or the reps the input shows (rep models, inputs.compute). The
+video-level probabilities are the mean over rows; the verdict is GOOD FORM when their P(good) is at or above
+the model's threshold, otherwise NEEDS WORK, and the main fault is the most probable of the faults. Each rep a rep
+model judges gets the same rule on its own probabilities.
 """
 
 from __future__ import annotations
@@ -17,17 +21,18 @@ import numpy as np
 
 from squatcli.datasets import read_joints_npz, read_paper_json
 from squatcli.errors import SquatError
-from squatcli.features import clip_features, normalise, windows
-from squatcli.skeleton import CLASSES, DEFAULT_STRIDE, FPS, GOOD, WINDOW
+from squatcli.features import clip_features, normalise
+from squatcli.skeleton import DEFAULT_STRIDE, FPS, GOOD, WINDOW, squat_class
 from squatcli.video import VIDEO_SUFFIXES, require_duration, resample_to_fps
 
 INPUT_SUFFIXES = VIDEO_SUFFIXES | {".npz", ".json"}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: per-rep verdicts, the model's inputs and classes
 
 
 @dataclass
 class Motion:
-    """An input brought to the common form: normalised features at 30 fps, and joints where the input has them."""
+    """An input brought to the common form: normalised features at 30 fps, and joints (and feet) where the input
+    has them."""
 
     path: Path
     kind: str  # "video" | "joints" | "paper-json"
@@ -37,6 +42,17 @@ class Motion:
     extraction: Any = None  # pose.Extraction for videos
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    feet: np.ndarray | None = None  # (T, 4, 3) heels and toe tips at 30 fps
+
+
+def verdict(probs: np.ndarray, threshold: float) -> tuple[bool, int | None]:
+    """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold, else the
+    most probable fault."""
+    if probs[GOOD] >= threshold:
+        return True, None
+    faults = np.asarray(probs, dtype=float).copy()
+    faults[GOOD] = -1
+    return False, int(np.argmax(faults))
 
 
 @dataclass
@@ -46,56 +62,78 @@ class Assessment:
     motion: Motion
     model: str
     threshold: float
-    window_starts: np.ndarray  # (N,) first frame of each window
-    window_probs: np.ndarray  # (N, 7)
+    spans: np.ndarray  # (N, 2) first and last frame of each row (window or rep)
+    row_probs: np.ndarray  # (N, K) calibrated probabilities per row
+    classes: tuple[str, ...]
+    window: str = "clip"  # "clip" (10 s windows) or "rep" (one row per judged rep)
+    inputs: str = ""  # what the model read, in words
     reps: Any = None  # reps.RepReport, or None for inputs without joints
+    rep_rows: list[int] = field(default_factory=list)  # rep models: index into reps.reps of each row
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def probabilities(self) -> np.ndarray:
-        """(7,) the video-level aggregate: mean over windows."""
-        return self.window_probs.mean(axis=0)
+        """(K,) the video-level aggregate: mean over rows."""
+        return self.row_probs.mean(axis=0)
 
     @property
     def good(self) -> bool:
-        return bool(self.probabilities[GOOD] >= self.threshold)
+        return verdict(self.probabilities, self.threshold)[0]
 
     @property
     def main_fault(self) -> int | None:
-        """Index of the most probable fault when the verdict is NEEDS WORK."""
-        if self.good:
-            return None
-        probs = self.probabilities.copy()
-        probs[GOOD] = -1
-        return int(np.argmax(probs))
+        """Index (into `classes`) of the most probable fault when the verdict is NEEDS WORK."""
+        return verdict(self.probabilities, self.threshold)[1]
 
     @property
     def verdict_text(self) -> str:
-        return "GOOD FORM" if self.good else f"NEEDS WORK: {CLASSES[self.main_fault].name.lower()}"
+        return "GOOD FORM" if self.good else f"NEEDS WORK: {squat_class(self.classes[self.main_fault]).name.lower()}"
+
+    def rep_verdicts(self) -> dict[int, dict]:
+        """Rep models: per judged rep (index into reps.reps), its verdict, main fault and probabilities."""
+        out = {}
+        for row, k in enumerate(self.rep_rows):
+            good, fault = verdict(self.row_probs[row], self.threshold)
+            out[k] = {"verdict": "good" if good else "needs_work",
+                      "main_fault": None if fault is None else self.classes[fault],
+                      "probabilities": self._named(self.row_probs[row])}  # fmt: skip
+        return out
+
+    def _named(self, probs: np.ndarray) -> dict[str, float]:
+        return {c: round(float(p), 4) for c, p in zip(self.classes, probs)}
 
     def to_dict(self) -> dict:
         fault = self.main_fault
         m = self.motion
+        reps = None
+        if self.reps is not None:
+            reps = self.reps.to_dict()
+            judged = self.rep_verdicts()
+            for k, rep in enumerate(reps["reps"]):
+                rep["judged"] = k in judged
+                rep.update(judged.get(k, {"verdict": None, "main_fault": None, "probabilities": None}))
         return {
             "schema": SCHEMA_VERSION,
             "input": str(m.path),
             "ok": True,
             "kind": m.kind,
             "model": self.model,
+            "model_inputs": self.inputs,
+            "classes": list(self.classes),
             "threshold": round(self.threshold, 4),
             "verdict": "good" if self.good else "needs_work",
             "verdict_text": self.verdict_text,
-            "main_fault": None if fault is None else CLASSES[fault].key,
-            "cue": CLASSES[GOOD if fault is None else fault].cue,
-            "probabilities": {c.key: round(float(p), 4) for c, p in zip(CLASSES, self.probabilities)},
+            "main_fault": None if fault is None else self.classes[fault],
+            "cue": squat_class("good" if fault is None else self.classes[fault]).cue,
+            "probabilities": self._named(self.probabilities),
             "frames": len(m.features),
             "duration_s": round(len(m.features) / FPS, 3),
+            "judged_by": "reps" if self.window == "rep" else "windows",
             "windows": [
-                {"start_s": round(s / FPS, 3), "end_s": round(min(s + WINDOW, len(m.features)) / FPS, 3),
-                 "probabilities": {c.key: round(float(p), 4) for c, p in zip(CLASSES, probs)}}
-                for s, probs in zip(self.window_starts, self.window_probs)
+                {"start_s": round(a / FPS, 3), "end_s": round((b + 1) / FPS, 3), "probabilities": self._named(probs)}
+                for (a, b), probs in zip(self.spans, self.row_probs)
             ],  # fmt: skip
-            "reps": None if self.reps is None else self.reps.to_dict(),
+            "reps": reps,
             "pose": None if m.extraction is None else m.extraction.summary(),
             "notes": list(m.notes),
             "timings": {k: round(v, 3) for k, v in (m.seconds | self.seconds).items()},
@@ -120,7 +158,7 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 
 
 def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Motion:
-    """Read any supported input and bring it to 30 fps normalised features (+ joints where available)."""
+    """Read any supported input and bring it to 30 fps normalised features (+ joints and feet where available)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -128,12 +166,13 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     if not path.exists():
         raise SquatError("no such file", path)
     start = time.perf_counter()
-    joints = confidence = dist = extraction = None
+    joints = confidence = dist = extraction = feet = None
     notes: list[str] = []
     if suffix == ".npz":
         clip = read_joints_npz(path)
         kind, joints = "joints", resample_to_fps(clip.joints, clip.fps)
         confidence = None if clip.confidence is None else resample_to_fps(clip.confidence, clip.fps)
+        feet = None if clip.feet is None else resample_to_fps(clip.feet, clip.fps)
         if abs(clip.fps - FPS) > 1e-6:
             notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
     elif suffix == ".json":
@@ -144,47 +183,66 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
 
         extraction = extract_video(path, stride=stride, progress=progress)
         kind, joints, confidence = "video", extraction.clip.joints, extraction.clip.confidence
+        feet = extraction.clip.feet
         notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
     else:
         raise SquatError(f"unsupported input type '{suffix or path.name}' (expected a video, .npz or .json)", path)
     seconds = {"pose_s": extraction.seconds} if extraction else {"read_s": time.perf_counter() - start}
     require_duration(len(joints if joints is not None else dist), path)
     t = time.perf_counter()
-    try:  # the one feature path: distances of the joints, divided by the body scale
+    try:  # the distances of the joints, divided by the body scale: what clip models read
         features = normalise(dist) if joints is None else clip_features(joints)
     except ValueError as e:
         raise SquatError(str(e), path) from None
     seconds["features_s"] = time.perf_counter() - t
-    if len(features) < WINDOW:
-        notes.append(f"clip is {len(features) / FPS:.1f} s; padded to {WINDOW / FPS:.0f} s by "
-                     "ping-pong repetition (the model reads 10 s windows)")  # fmt: skip
-    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds)
+    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet)
 
 
-def assess_motion(motion: Motion, classifier) -> Assessment:
-    """Score a motion with a loaded classifier and measure its reps."""
+def assess_motion(motion: Motion, model: str = "cnn", cache: dict | None = None) -> Assessment:
+    """Score a motion with the model `model` (a bundled kind, name or path; see the module doc for the choice)
+    and measure its reps. `cache` (name -> loaded Classifier) spares reloading models across a batch."""
+    from squatcli.inputs import compute
+    from squatcli.models import load_for
     from squatcli.reps import measure_reps
 
     t = time.perf_counter()
-    wins, starts = windows(motion.features)
-    probs = classifier.predict(wins)
-    model_s = time.perf_counter() - t
+    clf = load_for(model, motion.joints, motion.feet, cache)
+    load_s = time.perf_counter() - t
     reps, reps_s = None, 0.0
     if motion.joints is not None:
         t = time.perf_counter()
         try:
-            reps = measure_reps(motion.joints, FPS, motion.confidence)
+            reps = measure_reps(motion.joints, FPS, motion.confidence, motion.feet)
         except ValueError as e:  # degenerate joints (e.g. all at one point) cannot be measured
             raise SquatError(f"cannot measure reps: {e}", motion.path) from None
         reps_s = time.perf_counter() - t
-    return Assessment(motion, classifier.name, classifier.threshold, starts, probs, reps,
-                      {"model_s": model_s, "reps_s": reps_s})  # fmt: skip
+    t = time.perf_counter()
+    try:
+        mi = compute(clf.inputs, features=motion.features, joints=motion.joints, feet=motion.feet,
+                     confidence=motion.confidence, report=reps)  # fmt: skip
+    except ValueError as e:
+        raise SquatError(f"model {clf.name}: {e}", motion.path) from None
+    probs = clf.predict(mi.arrays)
+    model_s = time.perf_counter() - t
+    notes = list(mi.notes)
+    if clf.inputs.window == "clip" and len(motion.features) < WINDOW:
+        notes.append(f"clip is {len(motion.features) / FPS:.1f} s; padded to {WINDOW / FPS:.0f} s by ping-pong "
+                     "repetition (the model reads 10 s windows)")  # fmt: skip
+    if model in ("cnn", "lstm") and clf.name != model:
+        notes.append(f"judged by the bundled model {clf.name} ({clf.inputs.describe()}): this input lacks what "
+                     f"the {model} model reads")  # fmt: skip
+    motion.notes += notes
+    rep_rows = list(mi.rep_rows)
+    if mi.report is not None and mi.report is not reps:  # judged from a report of its own (no usable rep)
+        reps, rep_rows = mi.report, list(mi.rep_rows)
+    return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
+                      clf.inputs.describe(), reps, rep_rows,
+                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
 
 
-def assess(path: Path, classifier, stride: int = DEFAULT_STRIDE, progress=None) -> Assessment:
+def assess(path: Path, model: str = "cnn", stride: int = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:
     """One input, end to end."""
     start = time.perf_counter()
-    result = assess_motion(load_motion(path, stride, progress), classifier)
+    result = assess_motion(load_motion(path, stride, progress), model, cache)
     result.seconds["total_s"] = time.perf_counter() - start
     return result
-

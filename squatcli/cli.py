@@ -185,28 +185,33 @@ def synth(
     out.print(table)
 
 
+Inputs = enum.Enum("Inputs", [(k, k) for k in ("auto", "rep", "rep-nofeet", "clip")], type=str)
+
+
 @command
 def train(
-    model: Annotated[ModelKind, typer.Option("--model", "-m", help="Which classifier: cnn (1D residual CNN) or lstm (bidirectional LSTM).")] = ModelKind.cnn,
-    data: Annotated[str, typer.Option("--data", help="'synthetic' (the generated corpus) or a folder in the paper's Pose_Dataset layout.")] = "synthetic",
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs to run (early stopping usually ends sooner) (default: cnn 60, lstm 80).", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Clips per gradient step (default: 32).", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", callback=positive, help="Adam learning rate, greater than 0 (default: cnn 1e-3, lstm 2e-3).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the split, the initial weights and the shuffling.")] = 0,
-    split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person (needs subjects: the synthetic corpus or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
+    model: Annotated[ModelKind, typer.Option("--model", "-m", help="Which classifier: cnn (1D CNN) or lstm (bidirectional LSTM).")] = ModelKind.cnn,
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic' (the generated corpus), a folder in the paper's Pose_Dataset layout, or a folder of real reps (data.csv + mediapipe/, Chariar et al. 2023). Repeat to mix: --data REAL --data synthetic.", show_default="synthetic")] = None,
+    inputs: Annotated[Inputs, typer.Option("--inputs", help="What the model reads. rep: each rep time-normalised, per-frame angles and ratios plus the rep's measurements, with foot points; rep-nofeet: the same without feet (19-joint inputs); clip: the paper's 300-frame windows of the 171 joint distances (all the paper's dataset allows); auto: rep once real reps are in --data, clip otherwise.")] = Inputs.auto,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs to run (early stopping usually ends sooner) (default: clip cnn 60, lstm 80; rep 80).", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Rows per gradient step (default: clip 32, rep 64).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", callback=positive, help="Adam learning rate, greater than 0 (default: clip cnn 1e-3, lstm 2e-3; rep 3e-3).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for the split, the initial weights and the shuffling.")] = 0,
+    split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person or recording session, each data source on its own (needs subjects: the synthetic corpus, the real reps' recording dates, or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
-    width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: cnn 64, lstm 64; paper 256).", show_default=False)] = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
-    downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
-    patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation accuracy (default: cnn 10, lstm 12).", show_default=False)] = None,
-    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips.")] = True,
-    paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
+    width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: clip 64, rep 16; paper 256).", show_default=False)] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="Clip CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
+    downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
+    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
+    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Clip models: random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips.")] = True,
+    paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
     """Train a CNN or BiLSTM classifier; writes OUT.keras and its metadata OUT.json.
 
-    Early stopping watches validation accuracy and keeps the best epoch; Ctrl-C stops and saves the best so far.
-    The good-vs-rest threshold is Youden's point on the validation split.
+    Early stopping keeps the best epoch; Ctrl-C stops and saves the best so far. The calibration of P(good) and
+    the good-vs-rest threshold (Youden's point) are fitted on the validation split (its real rows, if any).
     """
     import shlex
     import sys
@@ -215,6 +220,9 @@ def train(
 
     model = model.value
     output = Path(model) if output is None else output
+    specs = list(data or [training.SYNTHETIC])
+    choice = "clip" if paper and inputs.value == "auto" else inputs.value
+    spec = training.INPUT_CHOICES[training.default_inputs(specs) if choice == "auto" else choice]()
     recipe = training.TRAIN_PAPER[model] if paper else {}
     arch: dict = {}
     if paper:
@@ -235,11 +243,14 @@ def train(
         split=split.value,
         arch=arch,
         augment=augment,
+        inputs=spec,
+        synthetic_weight=synthetic_weight,
     ).resolved()
     with progress_bar("reading clips") as report:
-        dataset, data_info = training.load_data(data, progress=report)
+        dataset, data_info = training.load_data(specs, spec, progress=report)
     split_kind = training.resolve_split(config.split, dataset)
-    err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} clips, {split_kind} split, seed {seed}", highlight=False)
+    err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} rows ({spec.describe()}), "
+              f"{split_kind} split, seed {seed}", highlight=False)  # fmt: skip
 
     def on_epoch(e) -> None:
         star = "[green]*[/]" if e.improved else " "
@@ -276,6 +287,9 @@ def train(
         table.add_row("time", f"{tr['time_s']:.1f} s ({tr['time_to_best_s']:.1f} s to the best epoch)")
         table.add_row("validation", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f}")
         table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on validation)")
+        if md["calibration"]["method"] != "none":
+            c = md["calibration"]
+            table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} validation rows")
         out.print(table)
     if result.interrupted:
         raise typer.Exit(130)
@@ -283,30 +297,54 @@ def train(
 
 @command
 def evaluate(
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared) or a path to a trained NAME.keras.")] = "cnn",
-    data: Annotated[Optional[str], typer.Option("--data", help="'synthetic' or a folder in the paper's layout (default: the data the model was trained on). The model's test split is scored when this is its training data, every clip otherwise.", show_default=False)] = None,
-    whole: Annotated[bool, typer.Option("--whole", help="Score every clip of --data, not just the model's test split.")] = False,
-    roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot) and confusion_MODEL.png to --out.")] = False,
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained NAME.keras. With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic', a folder in the paper's layout or a folder of real reps; repeat to mix (default: the data the model was trained on). Only rows the model never trained or validated on are scored: its test split, or the subjects and sessions it never saw.", show_default=False)] = None,
+    whole: Annotated[bool, typer.Option("--whole", help="Score every row of --data, including what the model trained on.")] = False,
+    cv: Annotated[bool, typer.Option("--cv", help="Cross-validate the training recipe by group instead: each recording session (real reps) or subject is held out once, the model trained on the rest; the honest figure for data a bundled model learned from.")] = False,
+    folds: Annotated[Optional[int], typer.Option("--folds", min=2, help="--cv: deal the groups into this many folds (default: leave one group out).", show_default=False)] = None,
+    inputs: Annotated[Inputs, typer.Option("--inputs", help="--cv: what the models read (see squat train --help).")] = Inputs.auto,
+    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="--cv: weight of a synthetic row against a real one.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="--cv: seed for the folds, splits and weights.")] = 0,
+    roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot), confusion_MODEL.png and reliability.png (calibration of P(good)) to --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="Folder for the --roc figures.")] = Path("."),
 ) -> None:
-    """Evaluate trained classifiers: accuracy, per-class precision/recall/F1, confusion matrix, kappa, ROC AUC.
+    """Evaluate classifiers: accuracy, per-class precision/recall/F1, confusion matrix, kappa, ROC AUC, calibration.
 
-    Good-vs-rest (positive class: good, score: P(good)): ROC AUC, Youden's point on these clips, and the
-    sensitivity/specificity at the threshold the model picked on its validation split.
+    Good-vs-rest (positive class: good, score: P(good)): ROC AUC, Youden's point on these rows, the
+    sensitivity/specificity and balanced accuracy at the threshold the model picked on its validation split, and
+    the expected calibration error of P(good).
     """
     from squatcli import evaluation, metrics
 
-    with progress_bar("reading clips") as report:
-        results = evaluation.evaluate_models(evaluation.model_names(model), data, whole=whole, progress=report)
+    if cv:
+        from squatcli import train as training
+
+        if model not in training.MODEL_KINDS:
+            raise typer.BadParameter(f"--cv trains models: give the kind (cnn or lstm), not {model!r}", param_hint="'--model'")
+        specs = list(data or [training.SYNTHETIC])
+        spec = training.INPUT_CHOICES[training.default_inputs(specs) if inputs.value == "auto" else inputs.value]()
+        config = training.TrainConfig(model, seed=seed, inputs=spec, synthetic_weight=synthetic_weight).resolved()
+        with progress_bar("reading clips") as report:
+            dataset, info = training.load_data(specs, spec, progress=report)
+        with progress_bar("cross-validation folds") as report:
+            result = evaluation.cross_validate(dataset, config, folds, on_fold=lambda done, total, _: report(done, total))
+        name = f"{model} ({spec.window} inputs{', feet' if spec.feet else ''})"
+        results = [evaluation.Evaluation(name, None, result.report, f"cross-validation, {len(result.folds)} folds by group",
+                                         info["source"], [f"held out: {', '.join(f['held_out'])} ({f['n']} rows, threshold {f['threshold']:.2f})" for f in result.folds])]  # fmt: skip
+    else:
+        with progress_bar("reading clips") as report:
+            results = evaluation.evaluate_models(evaluation.model_names(model), data, whole=whole, progress=report)
     figures = []
     if roc:
         from squatcli import render
 
         figures.append(render.roc_figure({r.name: r.report for r in results}, out_dir / "roc.png"))
+        figures.append(render.reliability_figure({r.name: r.report for r in results}, out_dir / "reliability.png"))
         for r in results:
-            title = f"{r.name}: {r.scope} ({r.report.n} clips), accuracy {r.report.accuracy:.3f}"
-            figures.append(render.confusion_figure(r.report.confusion_normalised, out_dir / f"confusion_{r.name}.png", title))
+            title = f"{r.name}: {r.scope} ({r.report.n} rows), accuracy {r.report.accuracy:.3f}"
+            stem = r.name.split(" ")[0] + ("_cv" if cv else "")
+            figures.append(render.confusion_figure(r.report.confusion_normalised, out_dir / f"confusion_{stem}.png", title, r.report.classes))
     if as_json:
         print_json({"models": [r.to_dict(with_roc=True) for r in results], "figures": [str(f) for f in figures],
                     "paper_sensitivity": metrics.PAPER_SENSITIVITY})
@@ -314,44 +352,45 @@ def evaluate(
 
     from rich.table import Table
 
-    from squatcli.skeleton import CLASSES
+    from squatcli.skeleton import squat_class
 
     def pct(x: float) -> str:
         return "-" if x != x else f"{x:.3f}"
 
     for r in results:
         rep = r.report
-        title = f"{r.name} on {r.source}, {r.scope}: {rep.n} clips"
+        title = f"{r.name} on {r.source}, {r.scope}: {rep.n} rows"
         summary = Table(title=title, show_header=False, title_justify="left")
-        summary.add_row("accuracy (7 classes)", pct(rep.accuracy))
+        summary.add_row(f"accuracy ({len(rep.classes)} classes)", pct(rep.accuracy))
         summary.add_row("Cohen's kappa", pct(rep.kappa))
         summary.add_row("good-vs-rest ROC AUC", pct(rep.auc))
         if rep.stored is not None:
-            summary.add_row("at the stored threshold", f"P(good) >= {rep.stored.threshold:.3f}: sensitivity {pct(rep.stored.sensitivity)}, specificity {pct(rep.stored.specificity)}")
+            summary.add_row("at the stored threshold", f"P(good) >= {rep.stored.threshold:.3f}: sensitivity {pct(rep.stored.sensitivity)}, specificity {pct(rep.stored.specificity)}, balanced accuracy {pct(rep.balanced_accuracy)}")
         if rep.youden is not None:
-            summary.add_row("Youden point on these clips", f"P(good) >= {rep.youden.threshold:.3f}: sensitivity {pct(rep.youden.sensitivity)}, specificity {pct(rep.youden.specificity)}")
+            summary.add_row("Youden point on these rows", f"P(good) >= {rep.youden.threshold:.3f}: sensitivity {pct(rep.youden.sensitivity)}, specificity {pct(rep.youden.specificity)}")
+        summary.add_row("calibration of P(good)", f"expected calibration error {pct(rep.ece)} ({metrics.CALIBRATION_BINS} bins)")
         for note in r.notes:
-            summary.add_row("note", note)
+            summary.add_row("note", escape(note))
         out.print(summary)
-        per_class = Table("class", "precision", "recall", "F1", "clips", title_justify="left")
-        for c in CLASSES:
-            m = rep.per_class[c.key]
-            per_class.add_row(c.name, pct(m["precision"]), pct(m["recall"]), pct(m["f1"]), str(m["support"]))
+        per_class = Table("class", "precision", "recall", "F1", "rows", title_justify="left")
+        for key in rep.classes:
+            m = rep.per_class[key]
+            per_class.add_row(squat_class(key).name, pct(m["precision"]), pct(m["recall"]), pct(m["f1"]), str(m["support"]))
         out.print(per_class)
-        short = ["".join(w[0] for w in c.key.split("_")).upper() if "_" in c.key else c.key[:2].upper() for c in CLASSES]
+        short = ["".join(w[0] for w in k.split("_")).upper() if "_" in k else k[:2].upper() for k in rep.classes]
         cm = Table("true \\ predicted", *short, title="confusion matrix, rows normalised (columns: initials of the row names)", title_justify="left")
-        for k, (c, row) in enumerate(zip(CLASSES, rep.confusion_normalised)):
-            cm.add_row(f"{short[k]} {c.key}", *[f"[bold]{v:.2f}[/]" if i == k else (f"{v:.2f}" if v else ".") for i, v in enumerate(row)])
+        for k, (key, row) in enumerate(zip(rep.classes, rep.confusion_normalised)):
+            cm.add_row(f"{short[k]} {key}", *[f"[bold]{v:.2f}[/]" if i == k else (f"{v:.2f}" if v else ".") for i, v in enumerate(row)])
         out.print(cm)
     if len(results) > 1:
         cmp = Table("model", "parameters", "accuracy", "kappa", "AUC", f"spec. at sens. {metrics.PAPER_SENSITIVITY}",
-                    "sens. / spec. at stored thr.", "training time", title="comparison", title_justify="left")
+                    "sens. / spec. at stored thr.", "ECE", "training time", title="comparison", title_justify="left")
         for r in results:
             d = r.to_dict()
             stored = f"{pct(r.report.stored.sensitivity)} / {pct(r.report.stored.specificity)}" if r.report.stored else "-"
             t = d["training_time_s"]
             cmp.add_row(r.name, f"{d['parameters']:,}" if d["parameters"] else "-", pct(r.report.accuracy), pct(r.report.kappa),
-                        pct(r.report.auc), pct(r.report.specificity_at_paper_sensitivity), stored,
+                        pct(r.report.auc), pct(r.report.specificity_at_paper_sensitivity), stored, pct(r.report.ece),
                         "-" if t is None else f"{t:.0f} s ({d['epochs_run']} epochs)")
         out.print(cmp)
     for f in figures:
@@ -364,16 +403,18 @@ EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
 @command
 def assess(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Bundled model name (cnn, lstm) or path to NAME.keras.")] = "cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to NAME.keras.")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
     stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame.")] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
 ) -> None:
-    """Assess squat form: class probabilities, a verdict at the model's threshold, and per-rep measurements.
+    """Assess squat form: a verdict at the model's threshold with class probabilities, a verdict per rep, and
+    per-rep measurements.
 
-    Inputs of any length and frame rate are resampled to 30 fps and scored over 10 s windows (shorter clips are
-    padded by ping-pong repetition). Exit code 1 if any input could not be assessed.
+    Inputs of any length and frame rate are resampled to 30 fps. Rep models judge each rep the input shows (time-
+    normalised, so tempo does not matter); clip models read 10 s windows (shorter clips are padded by ping-pong
+    repetition). Exit code 1 if any input could not be assessed.
     """
     from squatcli.assess import assess as assess_one
     from squatcli.assess import expand_inputs, failure
@@ -386,11 +427,13 @@ def assess(
             raise typer.BadParameter(f"{annotate}: the annotated video must end in .mp4", param_hint="'--annotate'")
         if len(paths) != 1:
             raise typer.BadParameter("--annotate takes exactly one input video", param_hint="'--annotate'")
-    from squatcli.models import load_model
+    from squatcli.models import BUNDLED, load_model
 
     t = time.perf_counter()
-    try:
-        classifier = load_model(model)
+    cache: dict = {}
+    try:  # the first model an input may need, loaded before any work: a missing or broken model fails fast
+        first = BUNDLED[model][0] if model in BUNDLED and not Path(model).exists() else model
+        cache[first] = load_model(first)
     except SquatError as e:
         if as_json:  # still one object per input
             for path in paths:
@@ -401,7 +444,7 @@ def assess(
     for path in paths:
         try:
             with progress_bar(f"pose {path.name}") as report:
-                result = assess_one(path, classifier, stride=stride, progress=report)
+                result = assess_one(path, model, stride=stride, progress=report, cache=cache)
             if annotate is not None:
                 write_annotation(result, annotate)
         except SquatError as e:
@@ -420,7 +463,7 @@ def assess(
     if not as_json:
         if len(paths) > 1:
             render_batch_summary(results)
-        err.print(f"[dim]model {classifier.name} loaded in {load_s:.1f} s; "
+        err.print(f"[dim]model {', '.join(cache)} loaded in {load_s:.1f} s; "
                   f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
     if failed:
         raise typer.Exit(1)
@@ -435,11 +478,11 @@ def write_annotation(result, out_path: Path) -> None:
 
 
 def render_assessment(result) -> None:
-    """The human-readable report of one assessment: probabilities, verdict, reps, notes."""
+    """The human-readable report of one assessment: probabilities, verdict, reps with their verdicts, notes."""
     from rich.panel import Panel
     from rich.table import Table
 
-    from squatcli.skeleton import CLASSES, GOOD
+    from squatcli.skeleton import GOOD, squat_class
 
     probs = result.probabilities
     table = Table(title=str(result.motion.path), title_justify="left")
@@ -449,15 +492,16 @@ def render_assessment(result) -> None:
     for i in np.argsort(-probs):
         bar = "█" * int(round(probs[i] * 20))
         style = "green" if i == GOOD else ("bold" if i == result.main_fault else "")
-        table.add_row(CLASSES[i].name, f"{probs[i]:.1%}", bar, style=style)
+        table.add_row(squat_class(result.classes[i]).name, f"{probs[i]:.1%}", bar, style=style)
     out.print(table)
     colour = "green" if result.good else "red"
-    cue = CLASSES[GOOD if result.good else result.main_fault].cue
+    cue = squat_class("good" if result.good else result.classes[result.main_fault]).cue
     out.print(Panel(f"[bold {colour}]{result.verdict_text}[/]\n{cue}", expand=False))
+    rows = f"{len(result.spans)} rep(s)" if result.window == "rep" else f"{len(result.spans)} window(s) of 10 s"
     out.print(f"[dim]P(good) {probs[GOOD]:.2f} vs threshold {result.threshold:.2f} (Youden's index on validation data); "
-              f"model {result.model}; mean over {len(result.window_starts)} window(s) of 10 s[/]")  # fmt: skip
+              f"model {result.model} ({result.inputs}); mean over {rows}[/]")  # fmt: skip
     if result.reps is not None:
-        render_reps(result.reps)
+        render_reps(result.reps, result.rep_verdicts())
     for note in result.motion.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
 
@@ -466,28 +510,38 @@ SHORT_METRIC_NAMES = {"depth": "depth", "min_knee_angle": "knee angle", "knee_an
                       "max_trunk_lean": "trunk lean", "head_angle": "head up"}  # fmt: skip
 
 
-def render_reps(report) -> None:
+def render_reps(report, verdicts: dict[int, dict] | None = None) -> None:
+    """The reps table: timing, the measurements against their coaching ranges and, for rep models, each rep's
+    verdict."""
     from rich.table import Table
 
     from squatcli.reps import MIN_EXCURSION, NOTE
+    from squatcli.skeleton import squat_class
 
+    verdicts = verdicts or {}
     reps = report.to_dict()["reps"]
     if not reps:
         out.print(f"[yellow]no rep found[/] (the hips never dropped {MIN_EXCURSION:.0%} of leg length)")
         return
     table = Table(title=f"{report.count} rep(s)" + (f" + {report.partial_count} partial" if report.partial_count else ""),
                   title_justify="left", caption=NOTE, caption_justify="left")  # fmt: skip
-    for name in ("rep", "time s", "depth*", "knee °", "knee/ankle", "trunk lean °", "head °", "out of range"):
-        table.add_column(name, justify="left" if name == "out of range" else "right", no_wrap=name == "rep")
+    columns = ["rep", "time s"] + (["verdict"] if verdicts else []) + ["depth*", "knee °", "knee/ankle", "trunk lean °", "head °", "out of range"]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("out of range", "verdict") else "right", no_wrap=name == "rep")
 
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
     cues: dict[str, None] = {}
-    for k, r in enumerate(reps, 1):
+    for k, r in enumerate(reps):
         cues.update(dict.fromkeys(r["cues"]))
         flagged = ", ".join(SHORT_METRIC_NAMES.get(m, m) for m in r["out_of_range"])
-        table.add_row(f"{k}{' (cut)' if r['partial'] else ''}", f"{r['start_s']:.1f}-{r['end_s']:.1f}",
+        said = []
+        if verdicts:
+            v = verdicts.get(k)
+            said = ["[dim]not judged[/]" if v is None else "[green]good[/]" if v["verdict"] == "good"
+                    else f"[red]{squat_class(v['main_fault']).name.lower()}[/]"]  # fmt: skip
+        table.add_row(f"{k + 1}{' (cut)' if r['partial'] else ''}", f"{r['start_s']:.1f}-{r['end_s']:.1f}", *said,
                       fmt(r["depth"], "+.2f"), fmt(r["min_knee_angle"], ".0f"), fmt(r["knee_ankle_width_ratio"], ".2f"),
                       fmt(r["max_trunk_lean"], ".0f"), fmt(r["head_angle"], ".0f"),
                       f"[yellow]{flagged}[/]" if flagged else "[green]none[/]")  # fmt: skip

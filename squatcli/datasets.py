@@ -7,8 +7,12 @@ Formats
   which `split="subject"` needs; the synthetic corpus writes one, the published dataset (one person) has none.
   A corpus written by `squat synth` also holds `<root>/corpus.json`, the generator and its parameters
   (see `corpus_source`).
-* Joints clip `.npz`: `joints` (T, 19, 3) float32 metres, `fps` scalar, optional `confidence` (T, 19) in [0, 1]
-  and `label` (class key). Written by `squat extract`, accepted by every command in place of a video.
+* Joints clip `.npz`: `joints` (T, 19, 3) float32 metres, `fps` scalar, optional `confidence` (T, 19) in [0, 1],
+  `feet` (T, 4, 3) (heels and toe tips, skeleton.FEET) and `label` (class key). Written by `squat extract`,
+  accepted by every command in place of a video.
+* Real reps (Chariar et al. 2023, "AI Trainer"; `read_real_reps`): `<root>/data.csv` (`filename` and one-hot
+  class columns) and `<root>/mediapipe/<filename>.npy`, one cut rep each: (T, 57) = 19 triangulated MediaPipe
+  points x (x, y, z), y down, rows of -1 where there is no pose (the published files pad the rep with them).
 """
 
 from __future__ import annotations
@@ -27,13 +31,25 @@ import numpy as np
 
 from squatcli.errors import SquatError
 from squatcli.features import fit_window, normalise
-from squatcli.skeleton import CLASSES, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW, class_index
+from squatcli.skeleton import (
+    ALL_CLASSES,
+    CLASSES,
+    FEET,
+    FPS,
+    N_CLASSES,
+    N_FEATURES,
+    N_FEET,
+    N_JOINTS,
+    WINDOW,
+    J,
+    class_index,
+)
 
 PAPER_SUBDIR = "1115_3djoints_index"
 MANIFEST = "manifest.csv"
 CORPUS_INFO = "corpus.json"
 CORPUS_KEYS = ("generator", "generator_version", "seed", "clips_per_class", "subjects", "noise")
-SPLITS = ("random", "subject")  # 80/10/10 over clips (stratified, the paper's) or over people
+SPLITS = ("random", "subject")  # 80/10/10 over clips (stratified, the paper's) or over people or sessions
 AUTO_SPLIT = "auto"  # by subject where the data records subjects, random otherwise (train.resolve_split)
 
 
@@ -87,12 +103,14 @@ def to_json(data, indent: int | None = None) -> str:
 
 @dataclass
 class JointsClip:
-    """A pose sequence: (T, 19, 3) joints in metres (y up), its frame rate, optional confidence and label."""
+    """A pose sequence: (T, 19, 3) joints in metres (y up), its frame rate, optional confidence, label and (T, 4, 3)
+    foot points. A joint that the source lacks (the real reps have no eyes, ears or head top) is NaN throughout."""
 
     joints: np.ndarray
     fps: float
     confidence: np.ndarray | None = None
     label: str | None = None
+    feet: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
@@ -107,6 +125,8 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
     }
     if clip.confidence is not None:
         arrays["confidence"] = np.asarray(clip.confidence, dtype=np.float32)
+    if clip.feet is not None:
+        arrays["feet"] = np.asarray(clip.feet, dtype=np.float32)
     if clip.label is not None:
         arrays["label"] = np.array(clip.label)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
@@ -140,14 +160,21 @@ def read_joints_npz(path: str | Path) -> JointsClip:
             raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
         if not np.issubdtype(confidence.dtype, np.number) or not np.all(np.isfinite(confidence)):
             raise SquatError("'confidence' contains NaN, infinite or non-numeric values", path)
+    feet = contents.get("feet")
+    if feet is not None:
+        if feet.shape != (len(joints), N_FEET, 3):
+            raise SquatError(f"'feet' must have shape ({len(joints)}, {N_FEET}, 3), got {feet.shape}", path)
+        if not np.issubdtype(feet.dtype, np.number) or not np.all(np.isfinite(feet)):
+            raise SquatError("'feet' contains NaN, infinite or non-numeric values", path)
+        feet = feet.astype(np.float32)
     label = contents.get("label")
     if label is not None:
         label = str(label)
         try:
-            label = CLASSES[class_index(label)].key
+            label = ALL_CLASSES[class_index(label, ALL_CLASSES)].key
         except KeyError as e:
             raise SquatError(str(e.args[0]), path) from None
-    return JointsClip(joints.astype(np.float32), float(fps), confidence, label)
+    return JointsClip(joints.astype(np.float32), float(fps), confidence, label, feet)
 
 
 # ---- the paper's JSON -------------------------------------------------------------------------------------
@@ -205,32 +232,211 @@ def paper_clip_path(root: str | Path, label: int, number: int, date: str = "1115
     return Path(root) / CLASSES[label].folder / PAPER_SUBDIR / f"{date}_squat_{number:06d}.json"
 
 
+# ---- real reps (Chariar et al. 2023) ------------------------------------------------------------------------
+
+REAL_CSV, REAL_POSES = "data.csv", "mediapipe"
+REAL_CITATION = ("M. Chariar, S. Rao, A. Irani, S. Suresh, C. S. Asha, \"AI Trainer: Autoencoder Based Approach for "
+                 "Squat Analysis and Correction\", IEEE Access 11:107135-107149, 2023, doi:10.1109/ACCESS.2023.3316009")
+# The data's classes -> squatcli's. Both kinds of good squat are good form. Heels lifting is the paper's "knees
+# too far forward" (its folder: bad_toe): the knees travel past the toes and the heels come up, the pattern the
+# synthetic knees_forward fault draws and whose cue is "keep your heels down". Bending forward (the trunk folding
+# over, the hips hinging, little knee bend) and toes lifting (the weight rocked back onto the heels) are not
+# among the paper's seven: they have their own classes (skeleton.EXTRA_CLASSES).
+REAL_CLASSES: dict[str, str] = {
+    "olympic squat": "good", "powerlifting squat": "good", "knees caving": "knees_in", "no depth": "shallow",
+    "bending forward": "forward_lean", "heels lifting": "knees_forward", "toes lifting": "toes_up",
+}  # fmt: skip
+# Its 19 points (MediaPipe landmarks 0, 9-16, 23-32): squatcli joint (or foot point) of each; the mouth corners
+# are not used. Neck = shoulder midpoint as everywhere; eyes, ears and head top are missing (NaN).
+REAL_POINTS: dict[int, str] = {
+    0: "nose", 3: "l_shoulder", 4: "r_shoulder", 5: "l_elbow", 6: "r_elbow", 7: "l_wrist", 8: "r_wrist",
+    9: "l_hip", 10: "r_hip", 11: "l_knee", 12: "r_knee", 13: "l_ankle", 14: "r_ankle",
+    15: "l_heel", 16: "r_heel", 17: "l_toe", 18: "r_toe",
+}  # fmt: skip
+REAL_FPS = 30.0
+
+
+@dataclass
+class ClipSet:
+    """Labelled pose clips before featurisation: one class key per clip and a group (subject or session) for
+    splits. `single_rep`: every clip is one cut rep (a dataset of reps), not a recording of several."""
+
+    clips: list[JointsClip]
+    ids: list[str]
+    groups: np.ndarray
+    source: str
+    single_rep: bool = False
+    unit: str = "m"
+    faults: list[np.ndarray] | None = None  # synthetic clips: per-frame amount of the clip's fault (SynthClip.fault)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+
+def is_real_reps_folder(root: str | Path) -> bool:
+    """Whether `root` holds data in the real-reps layout (data.csv beside a mediapipe/ folder)."""
+    root = Path(root)
+    return (root / REAL_CSV).is_file() and (root / REAL_POSES).is_dir()
+
+
+def real_pose(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 57) or (T, 19, 3) real-layout points (y down) -> (T, 19, 3) squatcli joints (y up) and (T, 4, 3) feet.
+
+    y and z are negated together (a rotation by 180 degrees about x, so distances and handedness are kept)."""
+    points = np.asarray(points, dtype=np.float64).reshape(len(points), 19, 3) * np.array([1.0, -1.0, -1.0])
+    joints = np.full((len(points), N_JOINTS, 3), np.nan)
+    feet = np.empty((len(points), N_FEET, 3))
+    for k, name in REAL_POINTS.items():
+        if name in FEET:
+            feet[:, FEET.index(name)] = points[:, k]
+        else:
+            joints[:, J[name]] = points[:, k]
+    joints[:, J["neck"]] = 0.5 * (points[:, 3] + points[:, 4])
+    return joints, feet
+
+
+def read_real_rep(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """One real rep `.npy` -> (T, 19, 3) joints and (T, 4, 3) feet, y up.
+
+    Accepts the published form (float64 (300, 57) padded with rows of -1) and the trimmed float32 form: rows
+    that are all -1 are missing frames; those at the ends are dropped, those inside are interpolated."""
+    path = Path(path)
+    try:
+        points = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise SquatError("no such file (listed in data.csv)", path) from None
+    except Exception as e:
+        raise SquatError(f"not a readable .npy file ({type(e).__name__})", path) from None
+    if points.ndim != 2 or points.shape[1] != 57 or not np.issubdtype(points.dtype, np.number):
+        raise SquatError(f"expected (T, 57) numbers (19 points x 3), got {points.shape} {points.dtype}", path)
+    points = points.astype(np.float64)
+    missing = np.all(points == -1, axis=1) | ~np.all(np.isfinite(points), axis=1) | _implausible(points)
+    seen = np.flatnonzero(~missing)
+    if len(seen) < 2:
+        raise SquatError("holds fewer than 2 frames with a pose", path)
+    points, missing = points[seen[0] : seen[-1] + 1], missing[seen[0] : seen[-1] + 1]
+    if missing.any():  # a frame without a pose inside the rep: linear interpolation in time
+        t = np.arange(len(points))
+        points[missing] = np.stack([np.interp(t[missing], t[~missing], col) for col in points[~missing].T], 1)
+    return real_pose(points)
+
+
+REAL_MAX_REACH = 5.0  # a body point further than this many shank lengths from the hips is a triangulation failure
+
+
+def _implausible(points: np.ndarray) -> np.ndarray:
+    """(T,) frames of real-layout points with a point implausibly far from the hip midpoint (REAL_MAX_REACH
+    shank lengths): a few reps hold frames where triangulation failed, with points metres away."""
+    p = points.reshape(len(points), 19, 3)
+    hips = 0.5 * (p[:, 9] + p[:, 10])
+    shank = np.nanmedian(0.5 * (np.linalg.norm(p[:, 11] - p[:, 13], axis=-1) + np.linalg.norm(p[:, 12] - p[:, 14], axis=-1)))
+    with np.errstate(invalid="ignore"):
+        return np.linalg.norm(p - hips[:, None], axis=-1).max(axis=1) > REAL_MAX_REACH * shank
+
+
+def real_group(filename: str) -> str:
+    """The recording date (DDMMYYYY) in `recording_DDMMYYYY_HHMMSS`: the only grouping the data records (people
+    are not identified), or the name itself when it does not follow that pattern."""
+    parts = filename.split("_")
+    return parts[1] if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) == 8 else filename
+
+
+def read_real_reps(root: str | Path, progress: Callable[[int, int], None] | None = None) -> ClipSet:
+    """A folder in the real-reps layout -> its reps as labelled clips (REAL_CLASSES), grouped by recording date.
+
+    Units are the stereo calibration's (a shin is ~23 units), not metres: everything models read is free of scale.
+    """
+    root = Path(root)
+    csv_path = root / REAL_CSV
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SquatError(f"cannot read the class table ({type(e).__name__})", csv_path) from None
+    columns = set(rows[0]) if rows else set()
+    if "filename" not in columns or not set(REAL_CLASSES) <= columns:
+        raise SquatError(f"expected columns filename, {', '.join(REAL_CLASSES)}", csv_path)
+    clips, ids, groups = [], [], []
+    for k, row in enumerate(rows):
+        try:
+            hot = [name for name in REAL_CLASSES if float(row[name]) == 1.0]
+        except (TypeError, ValueError):
+            hot = []
+        if len(hot) != 1:
+            raise SquatError(f"row {k + 2} ({row.get('filename')}) must have exactly one class column set to 1",
+                             csv_path)  # fmt: skip
+        name = row["filename"]
+        joints, feet = read_real_rep(root / REAL_POSES / f"{name}.npy")
+        clips.append(JointsClip(joints, REAL_FPS, None, REAL_CLASSES[hot[0]], feet))
+        ids.append(name)
+        groups.append(real_group(name))
+        if progress:
+            progress(k + 1, len(rows))
+    if not clips:
+        raise SquatError("the class table lists no reps", csv_path)
+    return ClipSet(clips, ids, np.array(groups), f"real reps {root.resolve()}", single_rep=True,
+                   unit="stereo calibration units")  # fmt: skip
+
+
 # ---- labelled datasets ------------------------------------------------------------------------------------
 
 
 @dataclass
 class Dataset:
-    """Labelled windows ready for a model: x (N, 300, 171) normalised features, y (N,) class indices."""
+    """Labelled rows ready for a model: `x` its inputs (input name -> (N, ...) array; a plain array means the clip
+    windows (N, 300, 171) of the paper's road, input `features`), `y` (N,) indices into `classes`, a group per row
+    (`subjects`: person or session, when known) and for mixed data the `origin` of each row."""
 
-    x: np.ndarray
+    x: dict[str, np.ndarray] | np.ndarray
     y: np.ndarray
     ids: list[str]
-    subjects: np.ndarray | None = None  # (N,) subject id per clip, when known
+    subjects: np.ndarray | None = None  # (N,) subject or session per row, when known
     source: str = ""
+    classes: tuple[str, ...] = tuple(c.key for c in CLASSES)
+    origin: np.ndarray | None = None  # (N,) e.g. "real" / "synthetic" for mixed data
+
+    def __post_init__(self):
+        if not isinstance(self.x, dict):
+            self.x = {"features": self.x}
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        return self.x  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, idx: np.ndarray) -> "Dataset":
-        subjects = None if self.subjects is None else self.subjects[idx]
-        return Dataset(self.x[idx], self.y[idx], [self.ids[i] for i in idx], subjects, self.source)
+        idx = np.asarray(idx, dtype=int)
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        return Dataset({k: v[idx] for k, v in self.inputs.items()}, self.y[idx], [self.ids[i] for i in idx],
+                       pick(self.subjects), self.source, self.classes, pick(self.origin))  # fmt: skip
 
     def fingerprint(self) -> str:
-        """sha256 (first 16 hex digits) of the windows and labels: identifies the data a model saw."""
+        """sha256 (first 16 hex digits) of the inputs and labels: identifies the data a model saw."""
         h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.x, dtype=np.float32).tobytes())
+        for name in sorted(self.inputs):
+            h.update(np.ascontiguousarray(self.inputs[name], dtype=np.float32).tobytes())
         h.update(np.asarray(self.y, dtype=np.int64).tobytes())
+        if tuple(self.classes) != tuple(c.key for c in CLASSES):
+            h.update(",".join(self.classes).encode())
         return h.hexdigest()[:16]
+
+
+def concat_datasets(parts: list[Dataset], source: str) -> Dataset:
+    """Rows of several datasets with the same inputs as one, labels re-indexed into the union of their classes
+    (in ALL_CLASSES order) and each row's `origin` kept (a part without one is named by its index)."""
+    keys = [c.key for c in ALL_CLASSES if any(c.key in d.classes for d in parts)]
+    names = set(parts[0].inputs)
+    if any(set(d.inputs) != names for d in parts):
+        raise SquatError("the datasets to mix give different model inputs")
+    y = np.concatenate([np.array([keys.index(d.classes[i]) for i in d.y], dtype=np.int64) for d in parts])
+    groups = None
+    if all(d.subjects is not None for d in parts):
+        groups = np.concatenate([d.subjects.astype(str) for d in parts])
+    origin = np.concatenate([d.origin if d.origin is not None else np.full(len(d), str(k)) for k, d in enumerate(parts)])
+    return Dataset({n: np.concatenate([d.inputs[n] for d in parts]) for n in names}, y,
+                   [i for d in parts for i in d.ids], groups, source, tuple(keys), origin)  # fmt: skip
 
 
 def find_paper_clips(root: str | Path) -> list[tuple[Path, int]]:
@@ -324,8 +530,8 @@ def split_random(y: np.ndarray, seed: int, fractions: tuple[float, float, float]
     parts: list[list[int]] = [[], [], []]
     for label in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == label))
-        n_val = max(1, round(fractions[1] * len(idx))) if len(idx) >= 3 else 0
-        n_test = max(1, round(fractions[2] * len(idx))) if len(idx) >= 3 else 0
+        n_val = max(1, round(fractions[1] * len(idx))) if len(idx) >= 3 and fractions[1] > 0 else 0
+        n_test = max(1, round(fractions[2] * len(idx))) if len(idx) >= 3 and fractions[2] > 0 else 0
         parts[1] += idx[:n_val].tolist()
         parts[2] += idx[n_val : n_val + n_test].tolist()
         parts[0] += idx[n_val + n_test :].tolist()
@@ -334,14 +540,47 @@ def split_random(y: np.ndarray, seed: int, fractions: tuple[float, float, float]
 
 def split_by_subject(subjects: np.ndarray | None, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
     """Split clip indices into (train, val, test) so that no subject appears in two parts."""
-    if subjects is None:
+    return split_by_group(subjects, None, seed, fractions)
+
+
+def split_by_group(
+    groups: np.ndarray | None,
+    good: np.ndarray | None,
+    seed: int,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    origin: np.ndarray | None = None,
+):
+    """(train, val, test) row indices with no group (subject or recording session) in two parts.
+
+    Each origin of mixed data (real reps, synthetic corpus) is split on its own, so every part holds some of
+    each. Where `good` (N,) is given, the groups are re-drawn (up to 100 times, from the seed) until the
+    validation and test parts each hold good and faulty rows, as the threshold and the test need both; data
+    where no draw manages it keeps the first draw. A fraction of 0 gives an empty part.
+    """
+    if groups is None:
         raise SquatError("this dataset records no subjects (no manifest.csv), so it cannot be split by subject; "
                          "use --split random")  # fmt: skip
-    people = np.unique(subjects)
-    if len(people) < 3:
-        raise SquatError(f"a subject split needs at least 3 subjects, this dataset has {len(people)}")
-    order = np.random.default_rng(seed).permutation(people)
-    n_val = max(1, round(fractions[1] * len(order)))
-    n_test = max(1, round(fractions[2] * len(order)))
-    groups = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
-    return tuple(np.flatnonzero(np.isin(subjects, g)) for g in groups)
+    groups = np.asarray(groups).astype(str)
+    origin = np.zeros(len(groups), dtype=int) if origin is None else np.asarray(origin)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for k, o in enumerate(np.unique(origin)):
+        rows = np.flatnonzero(origin == o)
+        people = np.unique(groups[rows])
+        if len(people) < 3:
+            raise SquatError(f"a subject split needs at least 3 subjects, this dataset has {len(people)}")
+        n_val = max(1, round(fractions[1] * len(people))) if fractions[1] > 0 else 0
+        n_test = max(1, round(fractions[2] * len(people))) if fractions[2] > 0 else 0
+        rng = np.random.default_rng(seed if k == 0 else [seed, k])
+        first = None
+        for _ in range(100):
+            order = rng.permutation(people)
+            chosen = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
+            split = [rows[np.isin(groups[rows], g)] for g in chosen]
+            first = first or split
+            if good is None or all(len(part) == 0 or 0 < good[part].sum() < len(part) for part in split[1:]):
+                break
+        else:
+            split = first
+        for part, idx in zip(parts, split):
+            part.append(idx)
+    return tuple(np.sort(np.concatenate(p)).astype(int) for p in parts)

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from squatcli import metrics
 from squatcli.datasets import Dataset
 from squatcli.errors import SquatError
 from squatcli.skeleton import MODEL_KINDS
-from squatcli.train import SYNTHETIC, load_data, test_subset, training_data_match
+from squatcli.train import SYNTHETIC, load_data, test_subset, training_data_match  # noqa: F401
 
 ALL = "all"
 
@@ -29,7 +31,7 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self, with_roc: bool = False) -> dict[str, Any]:
-        md = self.classifier.metadata
+        md = {} if self.classifier is None else self.classifier.metadata
         training = md.get("training", {})
         return {
             "model": self.name,
@@ -37,7 +39,7 @@ class Evaluation:
             "parameters": md.get("parameters"),
             "data": self.source,
             "scope": self.scope,
-            "threshold": self.classifier.threshold,
+            "threshold": None if self.classifier is None else self.classifier.threshold,
             "training_time_s": training.get("time_s"),
             "epochs_run": training.get("epochs_run"),
             "notes": self.notes,
@@ -52,56 +54,175 @@ def model_names(model: str) -> list[str]:
 
 def evaluate_models(
     names: list[str],
-    data_spec: str | None = None,
+    data_spec: str | list[str] | None = None,
     whole: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Evaluation]:
-    """Score each model on its test split of `data_spec` (default: the data it was trained on).
+    """Score each model on `data_spec` (default: the data it was trained on), read as that model's inputs.
 
-    If `data_spec` is not the dataset the model was trained on (neither its fingerprint nor, for a synthetic
-    corpus, its source matches), or `whole` is set, every clip of it is scored (`score`).
+    Only what the model never trained or validated on is scored (`score`): its own test split of its training
+    data, or the rows of other data whose groups it never saw; `whole` scores every row.
     """
     from squatcli.models import load_model
 
     classifiers = [load_model(n) for n in names]  # fail fast on a missing model, before loading any data
-    cache: dict[str, Dataset] = {}
+    cache: dict[tuple, Dataset] = {}
     results = []
     for clf in classifiers:
-        spec = data_spec or clf.metadata.get("data", {}).get("source")
-        if not spec:
+        info = clf.metadata.get("data", {})
+        specs = data_spec or info.get("sources") or ([info["source"]] if info.get("source") else None)
+        if not specs:
             raise SquatError(f"model {clf.name} does not record its training data; pass --data")
-        if spec not in cache:
+        specs = [specs] if isinstance(specs, str) else list(specs)
+        key = (tuple(specs), clf.inputs)
+        if key not in cache:
             try:
-                cache[spec] = load_data(spec, progress=progress)[0]
+                cache[key] = load_data(specs, clf.inputs, progress=progress)[0]
             except SquatError as e:
-                if data_spec is None and spec != SYNTHETIC:
-                    raise SquatError(f"model {clf.name} was trained on {spec}, which cannot be read ({e}); "
-                                     "pass --data") from None  # fmt: skip
+                if data_spec is None and specs != [SYNTHETIC]:
+                    raise SquatError(f"model {clf.name} was trained on {' + '.join(specs)}, which cannot be read "
+                                     f"({e}); pass --data") from None  # fmt: skip
                 raise
-        results.append(score(clf, cache[spec], spec, whole))
+        results.append(score(clf, cache[key], " + ".join(specs), whole))
     return results
 
 
 def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluation:
-    """One classifier on `data`: its own test split if `data` is its training data (unless `whole`), else every clip."""
+    """One classifier on `data`: its own test split if `data` is its training data; otherwise the rows whose
+    groups (subjects, sessions) it neither trained nor validated on, refusing when there are none; every row
+    with `whole`. Rows of classes the model does not predict are left out (noted)."""
+    from squatcli.train import group_origin
+
     match = training_data_match(data, clf.metadata)
     notes: list[str] = []
     subset = None if whole else test_subset(data, clf.metadata, match)
+    info = clf.metadata.get("data", {})
     if subset is not None:
         scope = "test split"
-        info = clf.metadata["data"]
         if match == "corpus":
             notes.append(f"the model's training corpus ({data.source}) with other windows than it was trained on "
                          "(e.g. read back from the rounded distances `squat synth` writes): test split rebuilt "
                          "from the clip ids and subjects")  # fmt: skip
         elif subset.fingerprint() != info.get("test_fingerprint"):
             notes.append("the test split differs from the one recorded at training time")
-        notes.append(f"{info['split']} split, seed {info['split_seed']}: {len(subset)} clips never used in training")
+        notes.append(f"{info['split']} split, seed {info['split_seed']}: {len(subset)} rows never used in training")
     else:
         subset, scope = data, "whole dataset"
+        seen = set(info.get("train_subjects", [])) | set(info.get("val_subjects", []))
         if match is not None:
-            notes.append("includes the model's training and validation clips")
+            notes.append("includes the model's training and validation rows")
+        elif not whole and seen and data.subjects is not None:
+            unseen = ~np.isin(group_origin(data), sorted(seen))
+            if not unseen.any():
+                raise SquatError(f"model {clf.name} trained or validated on every subject or session of this data, so "
+                                 "its figures here would not be held out; score its recipe with `squat evaluate "
+                                 "--cv`, or pass --whole to score it anyway")  # fmt: skip
+            if not unseen.all():
+                notes.append(f"{int((~unseen).sum())} rows of subjects or sessions the model trained or validated on "
+                             "left out")  # fmt: skip
+            subset, scope = data.subset(np.flatnonzero(unseen)), "unseen groups"
+            notes.append(f"{len(np.unique(subset.subjects))} subjects or sessions the model never saw")
         elif not whole:
-            notes.append("not the data this model was trained on: every clip scored")
-    report = metrics.evaluate(subset.y, clf.predict(subset.x), threshold=clf.threshold)
+            notes.append("not the data this model was trained on: every row scored")
+    subset, y = _in_model_classes(subset, clf.classes, notes)
+    report = metrics.evaluate(y, clf.predict(subset.inputs), threshold=clf.threshold, classes=clf.classes)
     return Evaluation(clf.name, clf, report, scope, source, notes)
+
+
+def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str]) -> tuple[Dataset, np.ndarray]:
+    """The rows of classes the model predicts, with their labels as indices into the model's classes."""
+    known = np.array([data.classes[i] in classes for i in data.y], dtype=bool)
+    if not known.all():
+        others = sorted({data.classes[i] for i in data.y[~known]})
+        notes.append(f"{int((~known).sum())} rows of classes the model does not predict ({', '.join(others)}) left out")
+        data = data.subset(np.flatnonzero(known))
+    return data, np.array([classes.index(data.classes[i]) for i in data.y], dtype=np.int64)
+
+
+# ---- cross-validation by group --------------------------------------------------------------------------------
+
+
+CV_VALIDATION = 0.2  # share of each fold's training groups kept apart to pick its epoch, calibration and threshold
+
+
+@dataclass
+class CrossValidation:
+    """A training recipe scored on groups (recording sessions, people) it never saw: every group of `origin` is held
+    out once; each fold trains on the rest (validation groups drawn from the rest pick the epoch, calibration and
+    threshold) and predicts the held-out rows. `report` pools the held-out predictions; its `stored` operating
+    point and balanced accuracy apply each fold's own validation threshold to its held-out rows."""
+
+    report: metrics.Report
+    folds: list[dict[str, Any]]
+    y: Any  # (N,) held-out rows' labels
+    probs: Any  # (N, K) their calibrated probabilities
+    called_good: Any  # (N,) P(good) >= that fold's threshold
+    groups: Any  # (N,) their groups
+    classes: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
+                **self.report.to_dict(with_roc=True)}  # fmt: skip
+
+
+def cross_validate(
+    data: Dataset,
+    config: Any,  # train.TrainConfig
+    folds: int | None = None,
+    origin: str = "real",
+    on_fold: Callable[[int, int, dict], None] | None = None,
+) -> CrossValidation:
+    """Cross-validate `config` on `data` by group: the groups of `origin` rows (all rows when no row has that
+    origin) are dealt into `folds` folds (None: one group per fold, leave-one-group-out) in a seeded order; rows
+    of other origins (the synthetic corpus) are never held out and train in every fold, except the validation
+    people drawn from them. `on_fold(done, total, fold_summary)` reports progress."""
+    import time
+
+    from squatcli.datasets import split_by_group
+    from squatcli.models import Classifier
+    from squatcli.train import train
+
+    if data.subjects is None:
+        raise SquatError("cross-validation by group needs data that records subjects or sessions")
+    t0 = time.perf_counter()
+    held = np.flatnonzero(data.origin == origin) if data.origin is not None else np.arange(len(data))
+    held = held if len(held) else np.arange(len(data))
+    groups = np.unique(data.subjects[held].astype(str))
+    order = np.random.default_rng(config.seed).permutation(groups)
+    n_folds = len(groups) if folds is None else min(int(folds), len(groups))
+    if n_folds < 2:
+        raise SquatError(f"cross-validation needs at least 2 groups, this data has {len(groups)}")
+    good_rows = data.y == data.classes.index("good")
+    rows, probs, called, summaries = [], [], [], []
+    for k in range(n_folds):
+        test_groups = order[k::n_folds]
+        test = held[np.isin(data.subjects[held].astype(str), test_groups)]
+        rest = np.setdiff1d(np.arange(len(data)), test)
+        sub = data.subset(rest)
+        tr, va, _ = split_by_group(sub.subjects, good_rows[rest], config.seed + k, (1 - CV_VALIDATION, CV_VALIDATION, 0.0),
+                                   sub.origin)  # fmt: skip
+        result = train(data, config, indices=(rest[tr], rest[va], test))
+        clf = Classifier(result.model, result.metadata)
+        p = clf.predict(data.subset(test).inputs)
+        rows.append(test)
+        probs.append(p)
+        called.append(p[:, 0] >= clf.threshold)
+        y_good = metrics.good_labels(data.y[test])
+        summary = {"held_out": [str(g) for g in test_groups], "n": int(len(test)), "good": int(y_good.sum()),
+                   "threshold": round(clf.threshold, 4), "calibration": [round(v, 4) for v in clf.calibration],
+                   "auc": metrics.auc(y_good, p[:, 0]), "epochs": result.metadata["training"]["best_epoch"]}  # fmt: skip
+        summaries.append(summary)
+        if on_fold:
+            on_fold(k + 1, n_folds, summary)
+    idx = np.concatenate(rows)
+    probs_all, called_all = np.concatenate(probs), np.concatenate(called)
+    y = data.y[idx]
+    report = metrics.evaluate(y, probs_all, classes=data.classes)
+    y_good = metrics.good_labels(y).astype(bool)
+    sens = float(np.mean(called_all[y_good])) if y_good.any() else float("nan")
+    spec = float(np.mean(~called_all[~y_good])) if (~y_good).any() else float("nan")
+    report.stored = metrics.OperatingPoint(float(np.median([f["threshold"] for f in summaries])), sens, spec)
+    report.balanced_accuracy = float(np.nanmean([sens, spec]))
+    return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
+                           time.perf_counter() - t0)  # fmt: skip

@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from squatcli.skeleton import CLASS_KEYS, GOOD, N_CLASSES
+from squatcli.skeleton import CLASS_KEYS, GOOD
 
 PAPER_SENSITIVITY = 0.897  # the paper's Youden sensitivity for both models: where `--model all` compares specificity
 
@@ -101,6 +101,10 @@ class Report:
     youden: OperatingPoint | None  # picked on THESE clips (optimistic on test data)
     stored: OperatingPoint | None  # at the model's stored (validation) threshold
     specificity_at_paper_sensitivity: float
+    balanced_accuracy: float = float("nan")  # good vs faulty at the stored threshold: (sensitivity + specificity) / 2
+    ece: float = float("nan")  # expected calibration error of P(good) (reliability_bins)
+    classes: list[str] = field(default_factory=lambda: list(CLASS_KEYS))
+    reliability: list[dict[str, float]] = field(default_factory=list, repr=False)
     roc_fpr: list[float] = field(default_factory=list, repr=False)
     roc_tpr: list[float] = field(default_factory=list, repr=False)
 
@@ -112,14 +116,16 @@ class Report:
         return d
 
 
-def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None) -> Report:
-    """Metrics of (N, 7) predicted probabilities against (N,) true class indices."""
+def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None,
+             classes: tuple[str, ...] | list[str] = CLASS_KEYS) -> Report:  # fmt: skip
+    """Metrics of (N, K) predicted probabilities against (N,) true indices into `classes` (good first)."""
     y = np.asarray(y, dtype=int)
     probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape != (len(y), N_CLASSES):
-        raise ValueError(f"probabilities must have shape ({len(y)}, {N_CLASSES}), got {probs.shape}")
+    k = len(classes)
+    if probs.shape != (len(y), k):
+        raise ValueError(f"probabilities must have shape ({len(y)}, {k}), got {probs.shape}")
     pred = probs.argmax(axis=1)
-    labels = list(range(N_CLASSES))
+    labels = list(range(k))
     prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     cm = confusion_matrix(y, pred, labels=labels)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -127,20 +133,71 @@ def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None) -
     y_good, scores = good_labels(y), good_scores(probs)
     both = _both_classes(y_good)
     fpr, tpr, _ = roc(y_good, scores) if both else (np.array([]), np.array([]), None)
+    stored = at_threshold(y_good, scores, threshold) if threshold is not None else None
     return Report(
         n=len(y),
         accuracy=float(accuracy_score(y, pred)),
         kappa=float(cohen_kappa_score(y, pred, labels=labels)),
         per_class={
             key: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]), "support": int(support[i])}
-            for i, key in enumerate(CLASS_KEYS)
+            for i, key in enumerate(classes)
         },
         confusion=cm.tolist(),
         confusion_normalised=cm_norm.tolist(),
         auc=auc(y_good, scores),
         youden=youden(y_good, scores) if both else None,
-        stored=at_threshold(y_good, scores, threshold) if threshold is not None else None,
+        stored=stored,
         specificity_at_paper_sensitivity=specificity_at_sensitivity(y_good, scores, PAPER_SENSITIVITY),
+        balanced_accuracy=float("nan") if stored is None else float(np.nanmean([stored.sensitivity, stored.specificity])),
+        ece=expected_calibration_error(y_good, scores),
+        classes=list(classes),
+        reliability=reliability_bins(y_good, scores),
         roc_fpr=fpr.tolist(),
         roc_tpr=tpr.tolist(),
     )
+
+
+# ---- calibration ---------------------------------------------------------------------------------------------
+
+CALIBRATION_BINS = 10  # equal-width bins of P(good) for the reliability diagram and the ECE
+
+
+def reliability_bins(y_good: np.ndarray, scores: np.ndarray, bins: int = CALIBRATION_BINS) -> list[dict[str, float]]:
+    """The reliability diagram of P(good): per equal-width bin of the predicted probability, its count, mean
+    prediction and the share of rows that are good (empty bins omitted)."""
+    y_good, scores = np.asarray(y_good, dtype=float), np.asarray(scores, dtype=float)
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            out.append({"low": b / bins, "high": (b + 1) / bins, "n": int(m.sum()),
+                        "predicted": float(scores[m].mean()), "observed": float(y_good[m].mean())})  # fmt: skip
+    return out
+
+
+def expected_calibration_error(y_good: np.ndarray, scores: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """ECE of P(good): the row-weighted mean |observed share of good - mean P(good)| over the reliability bins
+    (0 = perfectly calibrated: of the rows given 0.8, 80 % are good). NaN with no rows."""
+    rows = reliability_bins(y_good, scores, bins)
+    n = sum(r["n"] for r in rows)
+    return float(sum(r["n"] * abs(r["observed"] - r["predicted"]) for r in rows) / n) if n else float("nan")
+
+
+def fit_platt(y_good: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of P(good): (a, b) such that sigmoid(a * logit(p) + b) is calibrated on these rows (a logistic
+    regression of the labels on logit P(good), lightly regularised). Monotone, so the ranking, AUC and Youden point
+    are unchanged; (1, 0) is the identity. Two parameters: fits on a few hundred validation rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    y_good = np.asarray(y_good, dtype=int)
+    if not _both_classes(y_good):
+        return 1.0, 0.0
+    z = logit(np.asarray(scores, dtype=np.float64))[:, None]
+    fit = LogisticRegression(C=100.0, max_iter=1000).fit(z, y_good)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)

@@ -1,19 +1,22 @@
-"""The two classifiers (Keras 3 builders), their files on disk and the `Classifier` that runs them.
+"""The classifiers (Keras 3 builders), their files on disk and the `Classifier` that runs them.
 
-* `build_cnn`: the paper's regularised version of Ogata et al.'s ResNet-style 1D CNN: a Conv1D stem, residual
-  blocks of three Conv1D whose first convolution and 1x1 skip are strided (each block halves the time axis),
-  dropout in the residual and dense layers, global average pooling, softmax over the 7 classes.
-* `build_lstm`: stacked bidirectional LSTMs (L2 on the kernels) and a dense softmax.
+Two kinds, each for either kind of input (inputs.InputSpec, recorded in the metadata):
+* `cnn` on clip windows (`build_cnn`): the paper's regularised version of Ogata et al.'s ResNet-style 1D CNN:
+  a Conv1D stem, residual blocks of three Conv1D whose first convolution and 1x1 skip are strided (each block
+  halves the time axis), dropout in the residual and dense layers, global average pooling, softmax.
+* `lstm` on clip windows (`build_lstm`): stacked bidirectional LSTMs (L2 on the kernels) and a dense softmax.
+* `cnn` / `lstm` on rep windows (`build_rep`): the same two ideas, small, over a rep's per-frame channels (two
+  Conv1D and global average pooling, or two bidirectional LSTMs), joined with the rep's measurements before the
+  softmax. Dropout on the temporal branch and L2 everywhere keep them from learning one session's quirks.
 
-Both models start with the same front end, so callers pass plain `features.fit_window` / `features.windows`
-output (N, 300, 171), already divided by the clip's body scale:
-  1. per-feature standardisation by the training set's mean and standard deviation (a Normalization layer
-     whose statistics are part of the saved model and are copied into the metadata), then
-  2. optional temporal downsampling by averaging `downsample` consecutive frames (AveragePooling1D).
+Every input is standardised inside the model by the training split's mean and standard deviation (Normalization
+layers; the statistics are also in the metadata). Clip windows may be averaged over `downsample` frames first.
+Missing rep measurements (NaN, e.g. a knee/ankle ratio hidden in a side view) are set to the training mean, i.e.
+"no information", by `Classifier.predict`.
 
-A model is two files: `NAME.keras` (Keras 3 format) and `NAME.json` (metadata: classes, feature spec and
-normalisation, window, Youden threshold picked on the validation split, validation metrics, data fingerprint,
-the command line...). `load_model("cnn")` finds the bundled `models/cnn.keras`.
+A model is two files: `NAME.keras` (Keras 3 format) and `NAME.json` (metadata: classes, inputs and their
+standardisation, Youden threshold and calibration of P(good) fitted on the validation split, validation metrics,
+data fingerprint, the command line...). `load_model("cnn")` finds a bundled model (`bundled_name`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 import json
+import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +40,35 @@ tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the use
 
 from squatcli.datasets import atomic_output
 from squatcli.errors import SquatError
-from squatcli.skeleton import CLASS_KEYS, MODEL_KINDS, N_CLASSES, N_FEATURES, WINDOW
+from squatcli.inputs import PAPER_INPUTS, InputSpec
+from squatcli.skeleton import ALL_CLASS_KEYS, CLASS_KEYS, GOOD, MODEL_KINDS, N_FEATURES, WINDOW
 
 DEFAULT_MODEL = "cnn"
 METADATA_FORMAT = "squatcli-model"
-METADATA_VERSION = 1
+METADATA_VERSION = 2  # 2: `inputs`, any classes, `calibration`; 1 (no `inputs`): clip windows, the paper's 7 classes
 
-# Architecture defaults, chosen by measurement on the synthetic corpus (bench/bench_models.py, models/README.md).
+# Architecture defaults, chosen by measurement (bench/bench_models.py, bench/real_cv.py, models/README.md).
 CNN_DEFAULTS: dict[str, Any] = {"width": 64, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
 LSTM_DEFAULTS: dict[str, Any] = {"units": 64, "depth": 2, "l2": 1e-4, "dropout": 0.0, "downsample": 4}
+REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 1e-3}
+REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 16, "depth": 2, "dropout": 0.8, "l2": 1e-3}
 # The paper's configurations, for comparison (bench) and for retraining like the paper.
 CNN_PAPER: dict[str, Any] = {**CNN_DEFAULTS, "width": 256}
 LSTM_PAPER: dict[str, Any] = {**LSTM_DEFAULTS, "units": 256, "downsample": 1}
 
 
+def _standardise(x, mean: np.ndarray, std: np.ndarray, name: str):
+    """(x - mean) / std per channel (last axis) by training-split statistics, as a Normalization layer."""
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    std = np.maximum(np.asarray(std, dtype=np.float64).reshape(-1), 1e-6)
+    return layers.Normalization(axis=-1, mean=mean.tolist(), variance=(std**2).tolist(), name=name)(x)
+
+
 def _front(inputs, mean: np.ndarray, std: np.ndarray, downsample: int):
     """Standardise each of the 171 features by training-set statistics, then average `downsample` frames."""
-    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
-    std = np.asarray(std, dtype=np.float64).reshape(-1)
-    if mean.shape != (N_FEATURES,) or std.shape != (N_FEATURES,):
+    if np.size(mean) != N_FEATURES or np.size(std) != N_FEATURES:
         raise ValueError(f"mean and std must have {N_FEATURES} values")
-    std = np.maximum(std, 1e-6)
-    x = layers.Normalization(axis=-1, mean=mean.tolist(), variance=(std**2).tolist(), name="standardise")(inputs)
+    x = _standardise(inputs, mean, std, "standardise")
     if downsample > 1:
         x = layers.AveragePooling1D(pool_size=downsample, strides=downsample, padding="same", name="downsample")(x)
     return x
@@ -71,6 +83,7 @@ def build_cnn(
     mean: np.ndarray,
     std: np.ndarray,
     *,
+    n_classes: int = len(CLASS_KEYS),
     width: int = 64,
     depth: int = 2,
     kernel: int = 3,
@@ -96,7 +109,7 @@ def build_cnn(
         x = layers.ReLU(name=f"block{b}_out")(layers.Add(name=f"block{b}_add")([skip, y]))
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(dropout, name="dense_dropout")(x)
-    outputs = layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
@@ -104,6 +117,7 @@ def build_lstm(
     mean: np.ndarray,
     std: np.ndarray,
     *,
+    n_classes: int = len(CLASS_KEYS),
     units: int = 64,
     depth: int = 2,
     l2: float = 1e-4,
@@ -123,50 +137,136 @@ def build_lstm(
         x = layers.Bidirectional(lstm, name=f"bilstm{i}")(x)
     if dropout > 0:
         x = layers.Dropout(dropout, name="dense_dropout")(x)
-    outputs = layers.Dense(N_CLASSES, activation="softmax", name="classes")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="lstm")
 
 
-def _defaults(kind: str) -> dict[str, Any]:
-    """The architecture defaults of a model kind; an unknown kind is an error."""
+def build_rep(
+    kind: str,
+    spec: InputSpec,
+    stats: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    n_classes: int,
+    width: int = 16,
+    units: int = 16,
+    depth: int = 2,
+    kernel: int = 5,
+    dropout: float = 0.8,
+    l2: float = 1e-3,
+) -> keras.Model:
+    """A rep model: a temporal branch over the rep's frames (`cnn`: two Conv1D(width, kernel) and global average
+    pooling; `lstm`: `depth` bidirectional LSTM(units)), dropout, then joined with the rep's measurements and a
+    dense softmax. `stats`: input name -> (mean, std) of the training split."""
+    shapes = spec.shapes()
+    frames = keras.Input(shapes["frames"], name="frames")
+    measures = keras.Input(shapes["measures"], name="measures")
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    x = _standardise(frames, *stats["frames"], name="standardise_frames")
+    if kind == "cnn":
+        for i in (1, 2):
+            x = layers.Conv1D(width, kernel, padding="same", activation="relu", kernel_regularizer=reg, name=f"conv{i}")(x)
+        x = layers.GlobalAveragePooling1D(name="pool")(x)
+    else:
+        for i in range(1, depth + 1):
+            lstm = layers.LSTM(units, return_sequences=i < depth, kernel_regularizer=reg, name=f"lstm{i}")
+            x = layers.Bidirectional(lstm, name=f"bilstm{i}")(x)
+    x = layers.Dropout(dropout, name="temporal_dropout")(x)
+    m = _standardise(measures, *stats["measures"], name="standardise_measures")
+    x = layers.Concatenate(name="join")([x, m])
+    outputs = layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="classes")(x)
+    return keras.Model([frames, measures], outputs, name=f"rep_{kind}")
+
+
+def _defaults(kind: str, window: str = "clip") -> dict[str, Any]:
+    """The architecture defaults of a model kind on a kind of window; an unknown kind is an error."""
     if kind not in MODEL_KINDS:
         raise SquatError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+    if window == "rep":
+        return REP_CNN_DEFAULTS if kind == "cnn" else REP_LSTM_DEFAULTS
     return CNN_DEFAULTS if kind == "cnn" else LSTM_DEFAULTS
 
 
-def build(kind: str, mean: np.ndarray, std: np.ndarray, **arch: Any) -> keras.Model:
-    """Build a `cnn` or `lstm` with the given architecture options (missing ones take the defaults)."""
+def build(
+    kind: str, spec: InputSpec, stats: dict[str, tuple[np.ndarray, np.ndarray]], n_classes: int, **arch: Any
+) -> keras.Model:
+    """Build a `cnn` or `lstm` for `spec`'s inputs with the given architecture options (missing ones: defaults)."""
+    options = {**_defaults(kind, spec.window), **arch}
+    if spec.window == "rep":
+        return build_rep(kind, spec, stats, n_classes=n_classes, **options)
     builder = build_cnn if kind == "cnn" else build_lstm
-    return builder(mean, std, **{**_defaults(kind), **arch})
+    return builder(*stats["features"], n_classes=n_classes, **options)
 
 
-def architecture(kind: str, **arch: Any) -> dict[str, Any]:
+def architecture(kind: str, window: str = "clip", **arch: Any) -> dict[str, Any]:
     """The complete architecture options (defaults filled in) as recorded in the metadata."""
-    defaults = _defaults(kind)
+    defaults = _defaults(kind, window)
     unknown = set(arch) - set(defaults)
     if unknown:
-        raise SquatError(f"options {', '.join(sorted(unknown))} do not apply to the {kind} model")
+        raise SquatError(f"options {', '.join(sorted(unknown))} do not apply to the {kind} model on {window} windows")
     return {"kind": kind, **defaults, **{k: v for k, v in arch.items() if v is not None}}
+
+
+def input_stats(arrays: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-channel (mean, std) of each input over every row and frame, ignoring NaN (float64)."""
+    out = {}
+    for name, x in arrays.items():
+        flat = np.asarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
+        with warnings.catch_warnings():  # an all-NaN channel (never measured) warns; it gets mean 0, std 1
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, std = np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
+        out[name] = (np.nan_to_num(mean), np.nan_to_num(std, nan=1.0))
+    return out
+
+
+def impute(arrays: dict[str, np.ndarray], stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Copies of the inputs with NaN (a measurement the input cannot give) set to the training mean."""
+    out = {}
+    for name, x in arrays.items():
+        x = np.asarray(x, dtype=np.float32)
+        if np.isnan(x).any():
+            x = np.where(np.isnan(x), np.asarray(stats[name][0], dtype=np.float32), x)
+        out[name] = x
+    return out
+
+
+def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
+    """Platt-scaled probabilities: P(good) <- sigmoid(a * logit P(good) + b) (metrics.fit_platt), the faults rescaled
+    in proportion to fill the rest, so rows still sum to 1 and the faults keep their order. (1, 0) is identity."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if (a, b) == (1.0, 0.0) or len(probs) == 0:
+        return probs.astype(np.float32)
+    from squatcli.metrics import logit
+
+    good = 1.0 / (1.0 + np.exp(-(a * logit(probs[:, GOOD]) + b)))
+    faults = np.delete(probs, GOOD, axis=1)
+    total = faults.sum(axis=1, keepdims=True)
+    share = np.where(total > 0, faults / np.where(total > 0, total, 1.0), 1.0 / faults.shape[1])
+    return np.insert(share * (1.0 - good)[:, None], GOOD, good, axis=1).astype(np.float32)
 
 
 # ---- running a model ----------------------------------------------------------------------------------------
 
 
 class Classifier:
-    """A trained model ready to use: `.predict(windows)` -> class probabilities, `.threshold` for good-vs-rest.
+    """A trained model ready to use: `.predict(inputs)` -> calibrated class probabilities, `.threshold` for
+    good-vs-rest, `.classes` and `.inputs` (what it reads) from the metadata.
 
     `predict` runs a traced `tf.function` (no `model.predict` per call), so one window costs milliseconds.
-    The verdict rule for good-vs-rest: a window is "good" if its probability of "good" >= `threshold`.
+    The verdict rule for good-vs-rest: a window or rep is "good" if its probability of "good" >= `threshold`.
     """
 
     def __init__(self, model: keras.Model, metadata: dict[str, Any], name: str = ""):
         self.model = model
         self.metadata = metadata
         self.name = name or metadata.get("name") or model.name
-        self._forward = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, WINDOW, N_FEATURES], tf.float32)],
-        )
+        self.inputs = spec_of(metadata)
+        self.stats = {k: (np.asarray(v["mean"]), np.asarray(v["std"])) for k, v in metadata.get("standardisation", {}).items()}
+        shapes = self.inputs.shapes()
+        signature = {k: tf.TensorSpec([None, *shape], tf.float32) for k, shape in shapes.items()}
+        if self.inputs.window == "clip":
+            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature["features"]])
+        else:
+            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
 
     @property
     def threshold(self) -> float:
@@ -177,23 +277,50 @@ class Classifier:
     def classes(self) -> tuple[str, ...]:
         return tuple(self.metadata.get("classes", CLASS_KEYS))
 
-    def predict(self, windows: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """(N, 300, 171) body-scale-normalised features -> (N, 7) probabilities (rows sum to 1), float32."""
-        x = np.asarray(windows, dtype=np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim != 3 or x.shape[1:] != (WINDOW, N_FEATURES):
-            raise ValueError(f"windows must have shape (N, {WINDOW}, {N_FEATURES}), got {np.shape(windows)}")
-        if len(x) == 0:
-            return np.zeros((0, N_CLASSES), dtype=np.float32)
-        parts = [self._forward(tf.constant(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts)
+    @property
+    def calibration(self) -> tuple[float, float]:
+        """(a, b) of the Platt scaling of P(good) fitted on validation data ((1, 0): none)."""
+        c = self.metadata.get("calibration", {})
+        return float(c.get("a", 1.0)), float(c.get("b", 0.0))
+
+    def predict(self, inputs: np.ndarray | dict[str, np.ndarray], batch_size: int = 256, calibrated: bool = True) -> np.ndarray:
+        """Inputs (a dict as `inputs.compute` gives, or the (N, 300, 171) windows of a clip model) -> (N, classes)
+        probabilities (rows sum to 1), float32, calibrated (`calibration`) unless `calibrated` is False."""
+        arrays = inputs if isinstance(inputs, dict) else {"features": inputs}
+        arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+        shapes = self.inputs.shapes()
+        if set(arrays) != set(shapes):
+            raise ValueError(f"this model reads {sorted(shapes)}, got {sorted(arrays)}")
+        for k, x in arrays.items():
+            if x.ndim == len(shapes[k]):
+                arrays[k] = x = x[None]
+            if x.shape[1:] != shapes[k]:
+                raise ValueError(f"{k} must have shape (N, {', '.join(map(str, shapes[k]))}), got {x.shape}")
+        n = len(next(iter(arrays.values())))
+        if n == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        arrays = impute(arrays, self.stats) if self.stats else arrays
+        parts = []
+        for i in range(0, n, batch_size):
+            batch = {k: tf.constant(v[i : i + batch_size]) for k, v in arrays.items()}
+            parts.append(self._forward(batch["features"] if self.inputs.window == "clip" else batch).numpy())
+        probs = np.concatenate(parts)
+        return calibrate(probs, *self.calibration) if calibrated else probs
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, threshold={self.metadata.get('threshold')})"
 
 
+def spec_of(metadata: dict[str, Any]) -> InputSpec:
+    """The inputs a model reads, from its metadata (version 1 models, without `inputs`, read clip windows)."""
+    return InputSpec.from_dict(metadata["inputs"]) if "inputs" in metadata else PAPER_INPUTS
+
+
 # ---- files ---------------------------------------------------------------------------------------------------
+
+# The bundled models of each kind, in order of preference: `squat assess -m cnn` uses the first whose inputs the
+# input can give (a video: feet and joints; a 19-joint .npz: joints; a paper .json clip: distances only).
+BUNDLED: dict[str, tuple[str, ...]] = {kind: (kind, f"{kind}-nofeet", f"{kind}-distances") for kind in MODEL_KINDS}
 
 
 def models_dirs() -> list[Path]:
@@ -208,16 +335,22 @@ def models_dirs() -> list[Path]:
     return [*dirs, here / "bundled_models"]
 
 
+def bundled_names() -> tuple[str, ...]:
+    return tuple(name for family in BUNDLED.values() for name in family)
+
+
 def model_paths(name_or_path: str | Path) -> tuple[Path, Path]:
-    """(NAME.keras, NAME.json) for a bundled model name (`cnn`, `lstm`) or a path with or without suffix."""
+    """(NAME.keras, NAME.json) for a bundled model name (`cnn`, `cnn-nofeet`, ...) or a path with or without
+    suffix."""
     text = str(name_or_path)
-    if text in MODEL_KINDS and not Path(text).exists():
+    if text in bundled_names() and not Path(text).exists():
         for d in models_dirs():
             if (d / f"{text}.keras").exists():
                 return d / f"{text}.keras", d / f"{text}.json"
         searched = ", ".join(str(d) for d in models_dirs())
+        kind = text.split("-")[0]
         raise SquatError(f"no bundled {text} model (looked in {searched}); "
-                         f"train one with `squat train --model {text} --out PATH`")  # fmt: skip
+                         f"train one with `squat train --model {kind} --out PATH`")  # fmt: skip
     path = Path(text)
     if path.suffix in (".keras", ".json"):
         path = path.with_suffix("")
@@ -235,7 +368,7 @@ def save_model(model: keras.Model, metadata: dict[str, Any], out: str | Path) ->
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
-    """A bundled model by name (`cnn`, the default, or `lstm`) or a trained model by path, ready to predict."""
+    """A bundled model by name (`cnn`, the default, `lstm`, `cnn-nofeet`, ...) or a trained model by path."""
     keras_path, json_path = model_paths(name_or_path)
     metadata = read_metadata(json_path)
     if not keras_path.exists():
@@ -245,33 +378,94 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
     except Exception as e:  # zip, h5 and deserialisation errors all mean "not a model we can read"
         first = str(e).splitlines()[0][:200] if str(e) else ""
         raise SquatError(f"not a readable Keras model ({type(e).__name__}: {first})", keras_path) from None
-    shape = tuple(model.input_shape[1:])
-    if shape != (WINDOW, N_FEATURES) or tuple(model.output_shape[1:]) != (N_CLASSES,):
-        raise SquatError(f"model maps {shape} -> {model.output_shape[1:]}, expected "
-                         f"({WINDOW}, {N_FEATURES}) -> ({N_CLASSES},)", keras_path)  # fmt: skip
+    spec = spec_of(metadata)
+    shapes = spec.shapes()
+    got = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
+    if got != shapes or tuple(model.output_shape[1:]) != (len(metadata["classes"]),):
+        raise SquatError(f"model maps {got} -> {model.output_shape[1:]}, but its metadata says "
+                         f"{shapes} -> ({len(metadata['classes'])},)", keras_path)  # fmt: skip
     return Classifier(model, metadata, name=str(metadata.get("name") or keras_path.stem))
 
 
+def load_for(name: str, joints: np.ndarray | None, feet: np.ndarray | None, cache: dict | None = None) -> Classifier:
+    """The model to judge an input with these joints and feet: for a bundled kind (`cnn`, `lstm`) the first of
+    BUNDLED[kind] that can read it; any other name or path exactly that model, refused with the reason if it
+    cannot. `cache` (name -> Classifier) spares reloading across a batch."""
+    from squatcli.inputs import missing
+
+    cache = {} if cache is None else cache
+    candidates = BUNDLED.get(name, (name,)) if not Path(name).exists() else (name,)
+    reasons = []
+    for candidate in candidates:
+        if candidate not in cache:
+            try:
+                cache[candidate] = load_model(candidate)
+            except SquatError as e:
+                if len(candidates) == 1 or candidate == candidates[0]:
+                    raise
+                reasons.append(str(e))
+                continue
+        clf = cache[candidate]
+        why = missing(clf.inputs, joints, feet)
+        if why is None:
+            return clf
+        reasons.append(f"{clf.name} {why}")
+    raise SquatError(f"no model of {name!r} can read this input: {'; '.join(reasons)}")
+
+
 def read_metadata(json_path: Path) -> dict[str, Any]:
-    """A model's metadata, validated: it must name the same classes, window and features as this squatcli."""
+    """A model's metadata, validated (`check_metadata`)."""
     if not json_path.exists():
         raise SquatError("no such model metadata file (every NAME.keras needs its NAME.json)", json_path)
     try:
         metadata = json.loads(json_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SquatError(f"model metadata is not valid JSON ({type(e).__name__})", json_path) from None
+    try:
+        check_metadata(metadata)
+    except ValueError as e:
+        raise SquatError(str(e), json_path) from None
+    return metadata
+
+
+def check_metadata(metadata: Any) -> None:
+    """ValueError unless `metadata` is squatcli model metadata this version can run: known classes including
+    good, inputs it can compute, a threshold in [0, 1], finite calibration parameters."""
     if not isinstance(metadata, dict) or metadata.get("format") != METADATA_FORMAT:
-        raise SquatError(f"not squatcli model metadata (no \"format\": \"{METADATA_FORMAT}\")", json_path)
+        raise ValueError(f"not squatcli model metadata (no \"format\": \"{METADATA_FORMAT}\")")
     missing = [k for k in ("classes", "window", "threshold", "features") if k not in metadata]
     if missing:
-        raise SquatError(f"model metadata lacks {', '.join(missing)}", json_path)
-    if tuple(metadata["classes"]) != CLASS_KEYS:
-        raise SquatError(f"model was trained for classes {metadata['classes']}, expected {list(CLASS_KEYS)}",
-                         json_path)  # fmt: skip
-    if metadata["window"] != WINDOW or metadata["features"].get("n") != N_FEATURES:
-        raise SquatError(f"model reads {metadata['window']}-frame windows of {metadata['features'].get('n')} "
-                         f"features, expected {WINDOW} x {N_FEATURES}", json_path)  # fmt: skip
-    return metadata
+        raise ValueError(f"model metadata lacks {', '.join(missing)}")
+    classes = metadata["classes"]
+    if (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes)
+            or classes[:1] != ["good"] or not set(classes) <= set(ALL_CLASS_KEYS)):  # fmt: skip
+        raise ValueError(f"model was trained for classes {classes!r}; expected good first, then some of "
+                         f"{', '.join(ALL_CLASS_KEYS[1:])}")  # fmt: skip
+    if "inputs" not in metadata and classes != list(CLASS_KEYS):
+        raise ValueError(f"model was trained for classes {classes}, expected {list(CLASS_KEYS)}")
+    spec = InputSpec.from_dict(metadata["inputs"]) if "inputs" in metadata else PAPER_INPUTS
+    features = metadata["features"]
+    if not isinstance(features, dict):
+        raise ValueError(f"'features' must be an object, got {type(features).__name__}")
+    if spec.window == "clip" and (metadata["window"] != WINDOW or features.get("n") != N_FEATURES):
+        raise ValueError(f"model reads {metadata['window']}-frame windows of {features.get('n')} "
+                         f"features, expected {WINDOW} x {N_FEATURES}")  # fmt: skip
+    threshold = metadata["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}")
+    calibration = metadata.get("calibration", {})
+    if not isinstance(calibration, dict) or any(
+        isinstance(calibration.get(k, 0.0), bool) or not isinstance(calibration.get(k, 0.0), (int, float))
+        or not math.isfinite(calibration.get(k, 0.0)) for k in ("a", "b")
+    ):  # fmt: skip
+        raise ValueError("'calibration' must be an object whose 'a' and 'b' are finite numbers")
+    stats = metadata.get("standardisation", {})
+    shapes = spec.shapes()
+    if not isinstance(stats, dict) or any(
+        not isinstance(v, dict) or k not in shapes or np.shape(v.get("mean")) != shapes[k][-1:] or np.shape(v.get("std")) != shapes[k][-1:]
+        for k, v in stats.items()
+    ):  # fmt: skip
+        raise ValueError("'standardisation' must give a mean and std per channel of each model input")
 
 
 def _json_default(o: Any) -> Any:

@@ -2,7 +2,8 @@
 
 MediaPipe's `pose_world_landmarks` are 33 BlazePose landmarks in metres with the origin between the hips, x to the
 image's right, y down, z away from the camera. We turn them to y up (x, -y, -z: a rotation, so distances are
-unchanged) and map them to the dataset's 19 joints (skeleton.JOINTS). Two joints are not landmarks:
+unchanged) and map them to the dataset's 19 joints (skeleton.JOINTS), keeping the heels and foot tips (landmarks
+29-32) as the foot points (skeleton.FEET). Two joints are not landmarks:
 * neck = midpoint of the shoulders;
 * head top = the ear midpoint pushed on along the neck -> ears direction by HEAD_TOP_EXTENSION of the neck-to-ears
   distance (the vertex sits ~12 cm above the ears, about half the shoulder-to-ear height).
@@ -40,6 +41,7 @@ BLAZEPOSE_INDEX = {
 }  # fmt: skip
 _DIRECT = np.array([J[n] for n in BLAZEPOSE_INDEX])
 _SOURCE = np.array(list(BLAZEPOSE_INDEX.values()))
+BLAZEPOSE_FEET = (29, 30, 31, 32)  # left heel, right heel, left foot index, right foot index: skeleton.FEET
 
 
 def blazepose_to_joints(landmarks: np.ndarray, visibility: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +60,13 @@ def blazepose_to_joints(landmarks: np.ndarray, visibility: np.ndarray) -> tuple[
 
 @dataclass
 class PoseFrame:
-    """One frame's pose: (19, 3) joints in metres (y up), (19,) confidence, (19, 2) normalised image positions."""
+    """One frame's pose: (19, 3) joints in metres (y up), (19,) confidence, (19, 2) normalised image positions,
+    and (4, 3) foot points (skeleton.FEET) when the extractor gives them."""
 
     joints: np.ndarray
     confidence: np.ndarray
     image_xy: np.ndarray
+    feet: np.ndarray | None = None
 
 
 class PoseExtractor(Protocol):
@@ -136,7 +140,7 @@ class MediaPipePose:
         image = np.array([(p.x, p.y) for p in result.pose_landmarks.landmark])
         joints, conf = blazepose_to_joints(world[:, :3], world[:, 3])
         xy, _ = blazepose_to_joints(image, world[:, 3])
-        return PoseFrame(joints, conf, xy)
+        return PoseFrame(joints, conf, xy, world[list(BLAZEPOSE_FEET), :3])
 
     def close(self) -> None:
         if self._pose is not None:
@@ -267,12 +271,15 @@ def extract_video(
     joints = np.stack([p.joints if p else nan for p in poses])
     conf = np.stack([p.confidence if p else np.zeros(N_JOINTS) for p in poses])
     xy = np.stack([p.image_xy if p else nan[:, :2] for p in poses])
+    has_feet = all(p.feet is not None for p in poses if p)
+    feet = np.stack([p.feet if p else nan[:4] for p in poses]) if has_feet else None
     t_sampled = frame_times[sampled_arr]
     variations = side_variations(joints[found], conf[found])
     joints30 = resample(t_sampled, joints, grid).astype(np.float32)
     conf30 = resample(t_sampled, conf, grid).astype(np.float32)
     return Extraction(
-        clip=JointsClip(joints30, float(FPS), conf30),
+        clip=JointsClip(joints30, float(FPS), conf30, None,
+                        None if feet is None else resample(t_sampled, feet, grid).astype(np.float32)),
         video=info,
         frame_times=frame_times,
         sampled=sampled_arr,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from squatcli.datasets import atomic_output
-from squatcli.skeleton import BONES, CLASSES, J, N_CLASSES
+from squatcli.skeleton import BONES, CLASSES, J, N_CLASSES, squat_class
 
 if TYPE_CHECKING:
     from squatcli.metrics import Report
@@ -131,12 +131,14 @@ def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Go
     return save_figure(fig, path, bbox_inches="tight")
 
 
-def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title: str = "") -> Path:
-    """A row-normalised 7x7 confusion matrix (rows: true class, columns: predicted) as a heat map."""
+def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title: str = "",
+                     classes: Sequence[str] | None = None) -> Path:  # fmt: skip
+    """A row-normalised confusion matrix (rows: true class, columns: predicted) as a heat map; `classes` are the
+    class keys in order (default: the paper's seven)."""
     plt = _pyplot()
     m = np.asarray(matrix, dtype=float)
-    names = [c.name for c in CLASSES]
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=120)
+    names = [squat_class(k).name for k in classes] if classes is not None else [c.name for c in CLASSES]
+    fig, ax = plt.subplots(figsize=(0.8 * len(names) + 1.6, 0.7 * len(names) + 1.5), dpi=120)
     im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
@@ -147,4 +149,25 @@ def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title:
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
+    return save_figure(fig, path, bbox_inches="tight")
+
+
+def reliability_figure(reports: Mapping[str, Report], path: str | Path) -> Path:
+    """Reliability diagram of P(good) per model: in each bin of predicted P(good), the share of rows that are
+    good (a calibrated model lies on the diagonal), marker area by rows; the ECE in the legend."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.2), dpi=120)
+    ax.plot([0, 1], [0, 1], color="0.75", lw=1, ls="--")
+    for name, r in reports.items():
+        if not r.reliability:
+            continue
+        x = [b["predicted"] for b in r.reliability]
+        y = [b["observed"] for b in r.reliability]
+        n = np.array([b["n"] for b in r.reliability], dtype=float)
+        (line,) = ax.plot(x, y, lw=1.5, label=f"{name} (ECE {r.ece:.3f}, {r.n} rows)")
+        ax.scatter(x, y, s=15 + 200 * n / n.max(), color=line.get_color(), alpha=0.6)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="predicted P(good)", ylabel="observed share of good rows",
+           title="Calibration of P(good)")  # fmt: skip
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
     return save_figure(fig, path, bbox_inches="tight")

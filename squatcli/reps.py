@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from squatcli.features import midpoint, segment_lengths
-from squatcli.skeleton import CLASSES, FPS, J, N_JOINTS
+from squatcli.skeleton import CLASSES, FPS, F, J, N_FEET, N_JOINTS
 
 MIN_EXCURSION = 0.10  # hip drop / leg length making a rep: knees to ~120° drop 12-18 %, to 140° only 6-8 %
 MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s)
@@ -107,29 +107,60 @@ class Rep:
     partial: bool = False
 
 
+# What each rep measurement means (`measure_reps`), by name. Bottom phase: the frames within BOTTOM_BAND of the
+# excursion of the rep's lowest hip height. All but `depth_cm` are free of body size and camera position; the
+# foot ones need foot points (heels, toe tips) and are None without them.
+MEASUREMENTS: dict[str, str] = {
+    "depth": "hip midpoint above the knee midpoint along up at the deepest point, in thigh lengths (< 0: below)",
+    "depth_cm": "the same in centimetres (metre inputs only)",
+    "min_knee_angle": "smallest hip-knee-ankle angle over the rep, degrees, mean of the visible legs",
+    "knee_ankle_width_ratio": "knee gap / ankle gap across up, bottom phase median (None when a knee or ankle "
+                              "is hidden)",
+    "max_trunk_lean": "largest angle of hip midpoint -> neck from up over the rep, degrees",
+    "head_angle": "largest neck extension against the trunk line (neck -> ears), degrees; up > 0",
+    "hip_drop": "fraction of the standing hip height lost at the bottom",
+    "min_hip_height": "lowest hip height above the ankles, in leg lengths",
+    "hip_angle": "shoulder-hip-knee angle, bottom phase median, degrees",
+    "trunk_lean": "trunk lean from up, bottom phase median, degrees",
+    "shank_angle": "shank tilt from up (knees forward), bottom phase median, degrees",
+    "max_shank_angle": "largest shank tilt over the rep, degrees",
+    "thigh_angle": "thigh angle from up, bottom phase median, degrees (90 = level)",
+    "min_knee_ankle_width": "smallest knee gap / ankle gap over the rep",
+    "knee_hip_width_ratio": "knee gap / hip width, bottom phase median",
+    "stance_width": "ankle gap / hip width, bottom phase median",
+    "head_pitch": "neck -> nose against hip midpoint -> neck, bottom phase median, degrees",
+    "max_head_pitch": "largest neck -> nose angle over the rep, degrees",
+    "foot_pitch": "heel -> toe tip against the floor, change from standing, bottom phase median, degrees "
+                  "(+ toes up, - heels up)",
+    "max_foot_pitch": "largest foot pitch change over the rep, degrees",
+    "min_foot_pitch": "smallest foot pitch change over the rep, degrees",
+    "max_toe_lift": "largest rise of the toe tips against the ankles, in shank lengths",
+    "max_heel_lift": "largest rise of the heels against the ankles, in shank lengths",
+}  # fmt: skip
+_DIGITS = {"depth": 3, "knee_ankle_width_ratio": 3, "min_knee_ankle_width": 3, "knee_hip_width_ratio": 3,
+           "stance_width": 3, "hip_drop": 3, "min_hip_height": 3, "max_toe_lift": 3, "max_heel_lift": 3}  # fmt: skip
+
+
 @dataclass
 class RepMeasurement:
-    """Measurements of one rep (see `measure_reps`); None where a quantity is undefined."""
+    """Measurements of one rep by name (MEASUREMENTS; None where undefined) and the cues they give."""
 
     rep: Rep
-    depth: float | None  # (hip - knee height) / thigh length at the deepest point; < 0 = hips below knees
-    depth_cm: float | None  # the same in centimetres
-    min_knee_angle: float | None  # degrees, hip-knee-ankle, mean of both legs; 180 = straight
-    knee_ankle_width_ratio: float | None  # knee distance / ankle distance across `up`, bottom phase median
-    max_trunk_lean: float | None  # degrees between hip-midpoint -> neck and up, maximum over the rep
-    head_angle: float | None  # degrees of neck extension against the trunk line, maximum over the rep; up > 0
+    values: dict[str, float | None]
     cues: list[str] = field(default_factory=list)
     out_of_range: list[str] = field(default_factory=list)
+
+    def __getattr__(self, name: str):  # m.depth, m.min_knee_angle, ...: the measurement of that name
+        if name in MEASUREMENTS:
+            return self.values.get(name)
+        raise AttributeError(name)
 
     def to_dict(self, fps: float = FPS) -> dict:
         r = self.rep
         return {
             "start": r.start, "bottom": r.bottom, "end": r.end, "partial": r.partial,
             "start_s": round(r.start / fps, 3), "end_s": round(r.end / fps, 3),
-            "depth": _clean(self.depth, 3), "depth_cm": _clean(self.depth_cm, 1),
-            "min_knee_angle": _clean(self.min_knee_angle, 1),
-            "knee_ankle_width_ratio": _clean(self.knee_ankle_width_ratio, 3),
-            "max_trunk_lean": _clean(self.max_trunk_lean, 1), "head_angle": _clean(self.head_angle, 1),
+            **{k: _clean(self.values.get(k), _DIGITS.get(k, 1)) for k in MEASUREMENTS},
             "out_of_range": list(self.out_of_range), "cues": list(self.cues),
         }  # fmt: skip
 
@@ -141,6 +172,7 @@ class RepReport:
     reps: list[RepMeasurement]
     up: np.ndarray
     fps: float = FPS
+    signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # frame_signals of the clip
 
     @property
     def count(self) -> int:
@@ -289,46 +321,124 @@ def _bounded_rep(
 # ---- measurements ------------------------------------------------------------------------------------------
 
 
-def measure_reps(joints: np.ndarray, fps: float = FPS, confidence: np.ndarray | None = None) -> RepReport:
-    """(T, 19, 3) joints in metres -> reps and their measurements with cues: what `squat assess` reports.
+def measure_reps(
+    joints: np.ndarray,
+    fps: float = FPS,
+    confidence: np.ndarray | None = None,
+    feet: np.ndarray | None = None,
+    single_rep: bool = False,
+) -> RepReport:
+    """(T, 19, 3) joints (metres, or any unit but `depth_cm`) -> reps and their measurements with cues: what
+    `squat assess` reports and what rep models read (`inputs.py`).
 
     `confidence` (T, 19) in [0, 1], when given (MediaPipe visibility), drops measurements whose joints are
     mostly hidden: the knee/ankle width ratio when a knee or ankle has median confidence under MIN_CONFIDENCE
     over the rep (in a side view the far leg is occluded and its depth is a guess), and the knee angle of a
-    hidden leg.
+    hidden leg. `feet` (T, 4, 3) (skeleton.FEET) adds the foot measurements. `single_rep`: the clip is known to
+    hold one rep (a dataset's cut reps): the deepest rep found is kept, or the whole clip if none is found.
+    Joints that a source lacks (e.g. ears) may be NaN: what needs them is None.
     """
     joints = _check(joints)
     up = estimate_up(joints)
     s = hip_height(joints, up, fps)
-    signals = _signals(joints, up, fps)
+    signals = frame_signals(joints, up, fps, feet)
     thigh = float(np.median(0.5 * (segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "r_hip", "r_knee"))))
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
     if conf is not None and conf.shape != joints.shape[:2]:
         raise ValueError(f"confidence must have shape {joints.shape[:2]}, got {conf.shape}")
+    found = _reps_from_height(s, fps)
+    if single_rep:
+        found = [min(found, key=lambda r: s[r.bottom])] if found else [Rep(0, int(np.argmin(s)), len(s) - 1)]
     edge = max(1, round(EDGE_S * fps))
     out = []
-    for rep in _reps_from_height(s, fps):
+    for rep in found:
         m = _measure(rep, s, signals, thigh, conf)
-        seen = not rep.partial or edge <= rep.bottom <= len(s) - 1 - edge
-        m.out_of_range, m.cues = _judge(m) if seen else ([], [])
+        m.out_of_range, m.cues = _judge(m) if rep_seen(rep, len(s), fps) else ([], [])
         out.append(m)
-    return RepReport(out, up, float(fps))
+    return RepReport(out, up, float(fps), signals)
 
 
-def _signals(joints: np.ndarray, up: np.ndarray, fps: float) -> dict[str, np.ndarray]:
-    """Smoothed per-frame signals every rep measurement is read from."""
-    hip, knee = midpoint(joints, "l_hip", "r_hip"), midpoint(joints, "l_knee", "r_knee")
+def rep_seen(rep: Rep, n_frames: int, fps: float = FPS) -> bool:
+    """Whether a rep's bottom is in view: complete, or partial with its bottom EDGE_S away from the clip's edges."""
+    edge = max(1, round(EDGE_S * fps))
+    return not rep.partial or edge <= rep.bottom <= n_frames - 1 - edge
+
+
+# Per-frame signals (`frame_signals`), free of body size and camera position: the rep measurements are read from
+# them, and rep models read them frame by frame (inputs.py).
+FRAME_CHANNELS: dict[str, str] = {
+    "hip_height": "hip midpoint above the ankle midpoint along up, in leg lengths (~1 standing)",
+    "depth": "hip midpoint minus knee midpoint height along up, in thigh lengths (< 0: hips below knees)",
+    "knee_angle": "hip-knee-ankle angle, mean of the legs, degrees (180 = straight)",
+    "hip_angle": "shoulder-hip-knee angle, mean of the sides, degrees",
+    "trunk_lean": "hip midpoint -> neck against up, degrees",
+    "shank_angle": "ankle midpoint -> knee midpoint against up, degrees (knees travelling forward)",
+    "thigh_angle": "knee midpoint -> hip midpoint against up, degrees (90 = thighs level)",
+    "knee_ankle_width": "knee gap / ankle gap across up (< 1: knees inside the ankles)",
+    "knee_hip_width": "knee gap across up / hip width",
+    "stance_width": "ankle gap across up / hip width",
+    "head_pitch": "neck -> nose against hip midpoint -> neck, degrees",
+}  # fmt: skip
+FOOT_CHANNELS: dict[str, str] = {
+    "foot_pitch": "heel -> toe tip against the floor plane, change from standing, degrees (+ toes up, - heels up)",
+    "toe_lift": "toe tip minus ankle height along up, change from standing, in shank lengths",
+    "heel_lift": "heel minus ankle height along up, change from standing, in shank lengths",
+}  # fmt: skip
+STANDING_BAND = 0.15  # standing frames: hip height within this fraction of the clip's excursion of its top
+
+
+def frame_signals(joints: np.ndarray, up: np.ndarray, fps: float = FPS, feet: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Smoothed per-frame signals: FRAME_CHANNELS (and FOOT_CHANNELS with `feet`), plus the per-leg knee angles
+    and the hip-knee height in the joints' unit that the measurements need."""
+    joints = _check(joints)
+    hip, knee, ankle = (midpoint(joints, f"l_{n}", f"r_{n}") for n in ("hip", "knee", "ankle"))
     neck = joints[:, J["neck"]]
+    thigh = float(np.nanmedian(0.5 * (segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "r_hip", "r_knee"))))
+    hip_w = float(np.nanmedian(segment_lengths(joints, "l_hip", "r_hip")))
+    knee_gap = _across(joints[:, J["l_knee"]] - joints[:, J["r_knee"]], up)
+    ankle_gap = _across(joints[:, J["l_ankle"]] - joints[:, J["r_ankle"]], up)
+    l_knee, r_knee = _angle(joints, "l_hip", "l_knee", "l_ankle"), _angle(joints, "r_hip", "r_knee", "r_ankle")
     raw = {
         "depth_m": (hip - knee) @ up,
-        "l_knee_angle": _angle(joints, "l_hip", "l_knee", "l_ankle"),
-        "r_knee_angle": _angle(joints, "r_hip", "r_knee", "r_ankle"),
-        "width_ratio": _ratio(_across(joints[:, J["l_knee"]] - joints[:, J["r_knee"]], up),
-                              _across(joints[:, J["l_ankle"]] - joints[:, J["r_ankle"]], up)),
-        "trunk_lean": np.degrees(np.arccos(np.clip(_unit(neck - hip) @ up, -1, 1))),
+        "l_knee_angle": l_knee,
+        "r_knee_angle": r_knee,
+        "depth": (hip - knee) @ up / max(thigh, 1e-9),
+        "knee_angle": 0.5 * (l_knee + r_knee),
+        "hip_angle": 0.5 * (_angle(joints, "l_shoulder", "l_hip", "l_knee") + _angle(joints, "r_shoulder", "r_hip", "r_knee")),
+        "trunk_lean": _tilt(neck - hip, up),
+        "shank_angle": _tilt(knee - ankle, up),
+        "thigh_angle": _tilt(hip - knee, up),
+        "knee_ankle_width": _ratio(knee_gap, ankle_gap, 0.05 * hip_w),
+        "knee_hip_width": knee_gap / max(hip_w, 1e-9),
+        "stance_width": ankle_gap / max(hip_w, 1e-9),
+        "head_pitch": _between(joints[:, J["nose"]] - neck, neck - hip),
         "head_angle": head_angle(joints),
     }  # fmt: skip
-    return {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
+    out = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
+    out["hip_height"] = hip_height(joints, up, fps)
+    if feet is not None:
+        out.update(_foot_signals(joints, np.asarray(feet, dtype=np.float64), up, out["hip_height"], fps))
+    return out
+
+
+def _foot_signals(joints: np.ndarray, feet: np.ndarray, up: np.ndarray, height: np.ndarray, fps: float) -> dict[str, np.ndarray]:
+    """FOOT_CHANNELS: heel and toe-tip movement against the ankles and the floor, as change from standing.
+    Relative to the body's own points, so they hold in MediaPipe's hip-centred frame as in a fixed one."""
+    if feet.shape != (len(joints), N_FEET, 3):
+        raise ValueError(f"feet must have shape ({len(joints)}, {N_FEET}, 3), got {feet.shape}")
+    shank = float(np.nanmedian(0.5 * (segment_lengths(joints, "l_knee", "l_ankle") + segment_lengths(joints, "r_knee", "r_ankle"))))
+    ankles = joints[:, [J["l_ankle"], J["r_ankle"]]]
+    heels, toes = feet[:, [F["l_heel"], F["r_heel"]]], feet[:, [F["l_toe"], F["r_toe"]]]
+    foot = toes - heels
+    raw = {
+        "foot_pitch": np.degrees(np.arcsin(np.clip((foot @ up) / np.maximum(np.linalg.norm(foot, axis=-1), 1e-9), -1, 1))).mean(1),
+        "toe_lift": ((toes - ankles) @ up).mean(1) / max(shank, 1e-9),
+        "heel_lift": ((heels - ankles) @ up).mean(1) / max(shank, 1e-9),
+    }  # fmt: skip
+    top = float(np.percentile(height, 95))
+    standing = height >= top - STANDING_BAND * (top - float(height.min()))
+    smooth = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
+    return {k: v - np.median(v[standing]) for k, v in smooth.items()}
 
 
 def head_angle(joints: np.ndarray) -> np.ndarray:
@@ -352,25 +462,47 @@ def head_angle(joints: np.ndarray) -> np.ndarray:
 def _measure(
     rep: Rep, s: np.ndarray, sig: dict[str, np.ndarray], thigh: float, conf: np.ndarray | None
 ) -> RepMeasurement:
-    """One rep's measurements: extremes over the rep, the width ratio over its bottom phase."""
+    """One rep's MEASUREMENTS: extremes over the rep and medians over its bottom phase."""
     span = slice(rep.start, rep.end + 1)
     top = max(s[rep.start], s[rep.end])
     band = np.arange(rep.start, rep.end + 1)[s[span] <= s[rep.bottom] + BOTTOM_BAND * (top - s[rep.bottom])]
-    depth_m = float(sig["depth_m"][span].min())
+
+    def bottom(name: str) -> float:
+        return float(np.median(sig[name][band]))
+
+    def over(name: str, reduce=np.max) -> float:
+        return float(reduce(sig[name][span]))
+
+    depth_m = over("depth_m", np.min)
     legs = [side for side in "lr" if _visible(conf, span, f"{side}_hip", f"{side}_knee", f"{side}_ankle")]
     knee_angle = np.mean([sig[f"{side}_knee_angle"][span] for side in legs or "lr"], axis=0)
-    width = None
-    if _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle"):
-        width = float(np.median(sig["width_ratio"][band]))
-    return RepMeasurement(
-        rep=rep,
-        depth=depth_m / thigh if thigh > 0 else None,
-        depth_cm=100.0 * depth_m,
-        min_knee_angle=float(knee_angle.min()),
-        knee_ankle_width_ratio=width,
-        max_trunk_lean=float(sig["trunk_lean"][span].max()),
-        head_angle=float(sig["head_angle"][span].max()),
-    )
+    width_seen = _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle")
+    stand = _standing_level(s)
+    values: dict[str, float | None] = {
+        "depth": depth_m / thigh if thigh > 0 else None,
+        "depth_cm": 100.0 * depth_m,
+        "min_knee_angle": float(knee_angle.min()),
+        "knee_ankle_width_ratio": bottom("knee_ankle_width") if width_seen else None,
+        "max_trunk_lean": over("trunk_lean"),
+        "head_angle": over("head_angle"),
+        "hip_drop": 1.0 - float(s[rep.bottom]) / stand,
+        "min_hip_height": float(s[rep.bottom]),
+        "hip_angle": bottom("hip_angle"),
+        "trunk_lean": bottom("trunk_lean"),
+        "shank_angle": bottom("shank_angle"),
+        "max_shank_angle": over("shank_angle"),
+        "thigh_angle": bottom("thigh_angle"),
+        "min_knee_ankle_width": over("knee_ankle_width", np.min) if width_seen else None,
+        "knee_hip_width_ratio": bottom("knee_hip_width"),
+        "stance_width": bottom("stance_width"),
+        "head_pitch": bottom("head_pitch"),
+        "max_head_pitch": over("head_pitch"),
+    }
+    if "foot_pitch" in sig:
+        values |= {"foot_pitch": bottom("foot_pitch"), "max_foot_pitch": over("foot_pitch"),
+                   "min_foot_pitch": over("foot_pitch", np.min), "max_toe_lift": over("toe_lift"),
+                   "max_heel_lift": over("heel_lift")}  # fmt: skip
+    return RepMeasurement(rep, {k: v if v is None or np.isfinite(v) else None for k, v in values.items()})
 
 
 def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
@@ -409,8 +541,17 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _angle(joints: np.ndarray, a: str, b: str, c: str) -> np.ndarray:
     """(T,) angle a-b-c at joint b in degrees."""
-    u, v = _unit(joints[:, J[a]] - joints[:, J[b]]), _unit(joints[:, J[c]] - joints[:, J[b]])
-    return np.degrees(np.arccos(np.clip((u * v).sum(-1), -1, 1)))
+    return _between(joints[:, J[a]] - joints[:, J[b]], joints[:, J[c]] - joints[:, J[b]])
+
+
+def _between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(T,) angle in degrees between the vectors u and v (T, 3)."""
+    return np.degrees(np.arccos(np.clip((_unit(u) * _unit(v)).sum(-1), -1, 1)))
+
+
+def _tilt(v: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T,) angle in degrees between the vectors v (T, 3) and `up`."""
+    return _between(v, np.broadcast_to(up, v.shape))
 
 
 def _across(v: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -418,8 +559,8 @@ def _across(v: np.ndarray, up: np.ndarray) -> np.ndarray:
     return np.linalg.norm(v - np.outer(v @ up, up), axis=-1)
 
 
-def _ratio(a: np.ndarray, b: np.ndarray, min_b: float = 0.01) -> np.ndarray:
-    """a / b, NaN where b is under `min_b` (1 cm: the ratio would be meaningless)."""
+def _ratio(a: np.ndarray, b: np.ndarray, min_b: float) -> np.ndarray:
+    """a / b, NaN where b is under `min_b` (there the ratio would be meaningless)."""
     return np.where(b >= min_b, a / np.maximum(b, min_b), np.nan)
 
 

@@ -46,6 +46,12 @@ LIMB_SEGMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "forearm": (("r_elbow", "r_wrist"), ("l_elbow", "l_wrist")),
 }
 
+# Foot points (MediaPipe landmarks 29-32; the real reps of datasets.read_real_reps have them too), carried beside
+# the 19 joints as an optional (T, 4, 3) array: heels and the tips of the feet ("foot index").
+FEET: tuple[str, ...] = ("l_heel", "r_heel", "l_toe", "r_toe")
+N_FEET = len(FEET)
+F = {name: i for i, name in enumerate(FEET)}
+
 # Rigid segments whose median length sets a clip's body scale (see features.normalise).
 SCALE_BONES: tuple[tuple[str, str], ...] = (
     ("r_ankle", "r_knee"), ("l_ankle", "l_knee"), ("r_knee", "r_hip"), ("l_knee", "l_hip"),
@@ -56,7 +62,7 @@ SCALE_BONES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class SquatClass:
-    """One of the seven form classes: its key, the paper dataset's folder name, a display name and a cue."""
+    """A form class: its key, its dataset folder name (the paper's for its seven), a display name and a cue."""
 
     key: str
     folder: str
@@ -64,6 +70,8 @@ class SquatClass:
     cue: str
 
 
+# The paper's seven classes, in its output order: what a model trained on the paper's dataset predicts, and what
+# the synthetic corpus generates.
 CLASSES: tuple[SquatClass, ...] = (
     SquatClass("good", "good", "Good form", "Keep it up: depth, spine and knees look right."),
     SquatClass("knees_in", "bad_innner_thigh", "Knees caving in", "Push your knees out so they track over your toes."),
@@ -78,17 +86,36 @@ CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in CLASSES)
 CLASS_FOLDERS: tuple[str, ...] = tuple(c.folder for c in CLASSES)
 GOOD = 0  # index of the "good" class
 
+# Faults beyond the paper's six that real labelled squats show (Chariar et al. 2023, see datasets.read_real_reps).
+# Toes lifting can only be seen with foot points (FEET_CLASSES).
+# A model names the classes it predicts in its metadata: the paper's seven, or those plus some of these. Their
+# folder names are squatcli's own (a synthetic or user dataset in the paper's layout may use them).
+EXTRA_CLASSES: tuple[SquatClass, ...] = (
+    SquatClass("forward_lean", "bad_forward_lean", "Leaning too far forward",
+               "Keep your chest up and sit down between your heels instead of folding forward."),
+    SquatClass("toes_up", "bad_toes_up", "Toes lifting", "Keep the whole foot down; don't rock back onto your heels."),
+)  # fmt: skip
+ALL_CLASSES: tuple[SquatClass, ...] = CLASSES + EXTRA_CLASSES
+FEET_CLASSES: tuple[str, ...] = ("toes_up",)
+ALL_CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in ALL_CLASSES)
+
 # The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN and a bidirectional LSTM.
 MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm")
 
 
-def class_index(name: str) -> int:
-    """Index of a class given its key, folder name or display name (case-insensitive)."""
+def class_index(name: str, classes: tuple[SquatClass, ...] = CLASSES) -> int:
+    """Index in `classes` (the paper's seven by default) of a class given its key, folder or display name
+    (case-insensitive)."""
     wanted = name.strip().lower()
-    for i, c in enumerate(CLASSES):
+    for i, c in enumerate(classes):
         if wanted in (c.key, c.folder, c.name.lower()):
             return i
-    raise KeyError(f"unknown class {name!r}; expected one of {', '.join(CLASS_KEYS)}")
+    raise KeyError(f"unknown class {name!r}; expected one of {', '.join(c.key for c in classes)}")
+
+
+def squat_class(key: str) -> SquatClass:
+    """The class (of ALL_CLASSES) with this key."""
+    return ALL_CLASSES[class_index(key, ALL_CLASSES)]
 
 
 # Pairs (i, j), i < j, in numpy.triu_indices(19, 1) order: feature k is the distance between PAIRS[k].

@@ -45,6 +45,7 @@ import numpy as np
 
 from squatcli.datasets import (
     CORPUS_INFO,
+    ClipSet,
     MANIFEST,
     Dataset,
     JointsClip,
@@ -60,7 +61,7 @@ from squatcli.features import clip_features, distances, fit_window, midpoint
 from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
-GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
+GENERATOR_VERSION = 2  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
 # The corpus the bundled models learn from (seed 0): 4200 clips of 120 people. Twice the paper's 2001-clip size
 # because generalising to new people is the hard part: with 60 people (48 to train) the default CNN scored 89.0 %
 # on held-out people, with 120 people 93.1 % (same recipe; see models/README.md).
@@ -71,16 +72,19 @@ _K = {k: i for i, k in enumerate(CLASS_KEYS)}
 _DEG = np.pi / 180
 
 # Fault magnitudes at the bottom of a rep, (mild, obvious), in degrees (depth: thigh angle from vertical).
+# Generator v2 calibrated good squats, shallow and knees forward on the real reps of datasets.read_real_reps
+# (bench/real_vs_synth.py): real good squats stop at a thigh angle of 66-101 degrees (10th-90th percentile, median
+# 86) with the trunk at 10-39 degrees and the shanks at 18-51, so good depth, lean and the faults moved there.
 FAULT_RANGE = {
     "knees_in": (10.0, 32.0),  # knee direction, degrees medial of straight ahead
     "back_round": (32.0, 60.0),  # lumbar + thoracic flexion
     "back_arch": (25.0, 45.0),  # lumbar extension / chest back
     "head_up": (28.0, 55.0),  # cervical extension relative to the thorax
-    "shallow": (67.0, 42.0),  # thigh angle at the bottom (good: 84-122)
-    "knees_forward": (0.55, 0.28),  # trunk lean / shank angle (good: 0.85-1.3)
+    "shallow": (68.0, 50.0),  # thigh angle at the bottom (good: 68-106; real "no depth": 49-85, median 67)
+    "knees_forward": (0.32, 0.12),  # trunk lean / shank angle (good: 0.4-1.0; real "heels lifting": ~0.2)
 }
-GOOD_DEPTH = (84.0, 122.0)
-GOOD_LEAN = (0.85, 1.3)
+GOOD_DEPTH = (68.0, 106.0)
+GOOD_LEAN = (0.4, 1.0)
 
 
 # ---- subjects --------------------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def make_subjects(n: int, rng: np.random.Generator) -> list[Subject]:
                 tempo=float(rng.uniform(0.45, 1.05)),
                 arms=int(rng.integers(len(ARM_POSTURES))),
                 spine=float(rng.normal(0, 3)),
-                head_tilt=float(rng.normal(-2, 4)),
+                head_tilt=float(rng.normal(-16, 9)),
             )
         )
     return subjects
@@ -346,7 +350,10 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     good_arch = rng.uniform(0, 5)
     good_neck = sj.head_tilt + rng.normal(0, 3)
     lr_asym = rng.uniform(0.7, 1.0, 2)
-    heel_lift = rng.uniform(0.0, 0.045) if rng.random() < 0.6 else 0.0
+    heel_lift = rng.uniform(0.015, 0.05)  # knees forward: how far the heels come up (ankle rise, m)
+    heel_mark = rng.uniform(0.0, 0.012)  # the heel landmark's apparent rise at the bottom (fraction of height)
+    toe_mark = rng.uniform(0.005, 0.025)  # knees in: the toe landmark's apparent rise as the foot rolls in
+    gaze = rng.uniform(0.2, 0.9)  # how much of the trunk's lean the neck undoes to keep the eyes forward
     arm_pick = sj.arms if rng.random() < 0.6 else int(rng.integers(len(ARM_POSTURES)))
     posture = arms or ARM_POSTURES[arm_pick]
     arm_u = rng.random(8)
@@ -387,7 +394,7 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     arch = good_arch * s
     if key == "back_arch":
         arch = arch + mag * rep_amp * (0.3 + 0.7 * s)
-    neck_ext = np.full(n, good_neck) + 3.0 * sway[:, 3]
+    neck_ext = np.full(n, good_neck) + 5.0 * sway[:, 3]
     if key == "head_up":
         neck_ext = neck_ext + mag * rep_amp * (0.35 + 0.65 * s)
 
@@ -448,7 +455,7 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     drop = 0.02 * np.sin(r_)
     sh_l = spine_top + _apply(r_thor, np.stack([sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
     sh_r = spine_top + _apply(r_thor, np.stack([-sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
-    neck_flex = 0.35 * r_ + 0.25 * a_ - neck_ext * _DEG  # + = head forward/down relative to the thorax
+    neck_flex = 0.35 * r_ + 0.25 * a_ - neck_ext * _DEG - gaze * beta  # + = head forward/down relative to the thorax
     r_cerv = r_thor @ _rot_x(0.4 * neck_flex)
     r_head = r_cerv @ _rot_x(0.6 * neck_flex)
     pivot = spine_top + sj.neck * _apply(r_cerv, [0, 1, 0])
@@ -504,7 +511,10 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
                     ("r_ear", ear_r)):  # fmt: skip
         world[:, J[name]] = v
 
-    obs, obs_meta = _observe(rng, world, sj)
+    toe_rise = toe_mark * np.clip(s_fault, 0, None) if key == "knees_in" else np.zeros(n)
+    feet_world = _feet(sj, ank_l, ank_r, toe, lift, heel_mark * s, toe_rise)
+    obs, obs_meta = _observe(rng, np.concatenate([world, feet_world], axis=1), sj)
+    obs, obs_feet = obs[:, :N_JOINTS], obs[:, N_JOINTS:]
     meta = {
         "label": key, "subject": sj.id, "severity": round(sev, 4) if key != "good" else 0.0,
         "partial": bool(partial) if key != "good" else False, "reps": dips, "arms": posture,
@@ -512,10 +522,36 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
         "shank_deg_bottom": round(float(np.degrees(alpha[s > 0.95].mean())) if np.any(s > 0.95) else float("nan"), 1),
         **obs_meta,
     }  # fmt: skip
-    joints = obs if noise else world
+    joints, feet = (obs, obs_feet) if noise else (world, feet_world)
     fault = np.zeros(n) if key == "good" else rep_amp
     spine = np.stack([hip, mid_back, spine_top], 1)
-    return SynthClip(joints.astype(np.float32), float(FPS), None, key, meta, world, s, fault, spine)
+    return SynthClip(joints.astype(np.float32), float(FPS), None, key, feet.astype(np.float32), meta=meta, world=world,
+                     depth=s, fault=fault, spine=spine)
+
+
+FOOT_LENGTH = 0.152  # heel to toe tip, fraction of height
+HEEL_BACK = 0.22  # fraction of the foot behind the ankle joint
+HEEL_H, TOE_H = 0.012, 0.008  # heel and toe-tip landmark heights above the floor, fraction of height
+
+
+def _feet(sj: Subject, ank_l: np.ndarray, ank_r: np.ndarray, toe_out: float, lift: np.ndarray,
+          mark: np.ndarray, toe_mark: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(T, 4, 3) heels and toe tips (skeleton.FEET order) of feet planted along the toe-out direction; a heel lift
+    (`lift`: the ankle's rise) rotates each foot about its toe tip, so the heel rises 1.3x as much. `mark`
+    (fraction of height per frame) raises the heel landmark alone: on real reps it rides up a few degrees at the
+    bottom of good squats too (the shoe and the pose model, not the heel); `toe_mark` likewise raises the toe
+    landmark (on real reps of knees caving in, the rolling foot lifts it)."""
+    length = FOOT_LENGTH * sj.height
+    a = np.radians(toe_out)
+    out = np.empty((len(ank_l), 4, 3))
+    for side, ankle, sgn in ((0, ank_l, 1.0), (1, ank_r, -1.0)):
+        d = np.array([sgn * np.sin(a), 0.0, np.cos(a)])
+        heel = ankle - HEEL_BACK * length * d
+        tip = ankle - 0.25 * lift[:, None] * np.array([0, 0, 1.0]) + (1 - HEEL_BACK) * length * d
+        heel[:, 1] = (HEEL_H + mark) * sj.height + 1.3 * lift
+        tip[:, 1] = (TOE_H + toe_mark) * sj.height
+        out[:, side], out[:, 2 + side] = heel, tip
+    return out
 
 
 # ---- the observation model -------------------------------------------------------------------------------
@@ -523,12 +559,15 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
 
 def _observe(rng: np.random.Generator, world: np.ndarray, sj: Subject) -> tuple[np.ndarray, dict]:
     """Clean world joints -> what a monocular 3D pose estimator would report, in a camera-ish frame."""
-    n = len(world)
+    n, points = len(world), world.shape[1]  # the 19 joints, then any foot points
     x = world.copy()
     # estimator profile: 1 = BlazePose-like (MediaPipe), 0 = HMR-like (the paper's dataset)
     w = rng.random() ** 0.6
     knee, ank = x[:, [J["r_knee"], J["l_knee"]]], x[:, [J["r_ankle"], J["l_ankle"]]]
-    x[:, [J["r_ankle"], J["l_ankle"]]] = knee + (ank - knee) * (1.02 - 0.09 * w)  # BlazePose shanks come out shorter
+    moved = knee + (ank - knee) * (1.02 - 0.09 * w)  # BlazePose shanks come out shorter; the feet follow
+    if points > N_JOINTS:
+        x[:, N_JOINTS:] += (moved - ank)[:, [1, 0, 1, 0]]  # l_heel, r_heel, l_toe, r_toe follow their ankle
+    x[:, [J["r_ankle"], J["l_ankle"]]] = moved
     sh_mid = x[:, J["neck"]]
     ears = (x[:, J["l_ear"]] + x[:, J["r_ear"]]) / 2
     extrap = ears + HEAD_TOP_EXTENSION * (ears - sh_mid)  # how pose.py makes the head top from BlazePose
@@ -548,14 +587,15 @@ def _observe(rng: np.random.Generator, world: np.ndarray, sj: Subject) -> tuple[
     cam[..., 2] = hipc[:, None, 2] + (cam[..., 2] - hipc[:, None, 2]) * depth_scale
     sigma = rng.uniform(0.002, 0.010) * (1.8 if rng.random() < 0.15 else 1.0)
     depth_factor = rng.uniform(2.0, 4.0)
-    per_joint = np.ones(N_JOINTS)
+    per_joint = np.ones(points)
+    per_joint[N_JOINTS:] = 1.3
     per_joint[[J["r_wrist"], J["l_wrist"]]] = 1.8
     per_joint[[J["r_elbow"], J["l_elbow"]]] = 1.4
     per_joint[[J["r_ankle"], J["l_ankle"], J["r_knee"], J["l_knee"]]] = 1.2
     per_joint[[J["nose"], J["l_eye"], J["r_eye"], J["l_ear"], J["r_ear"]]] = 0.6
     axis_scale = np.array([1.0, 1.0, depth_factor])
-    jitter = _slow_noise(rng, (n, N_JOINTS, 3), rng.uniform(0.6, 1.5))
-    drift = _slow_noise(rng, (n, N_JOINTS, 3), 15.0)
+    jitter = _slow_noise(rng, (n, points, 3), rng.uniform(0.6, 1.5))
+    drift = _slow_noise(rng, (n, points, 3), 15.0)
     cam += sigma * per_joint[None, :, None] * axis_scale * (jitter + 0.6 * drift)
     scale = 1 + 0.012 * _slow_noise(rng, (n,), 10.0)
     cam = hipc[:, None] + (cam - hipc[:, None]) * scale[:, None, None]
@@ -641,44 +681,54 @@ def corpus_layout(clips_per_class: int, subjects: int, seed: int) -> tuple[np.nd
     return y, ids, np.array([people[p].id for _, _, p in plan])
 
 
-def load_synthetic(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
-                   progress: Callable[[int, int], None] | None = None) -> Dataset:  # fmt: skip
-    """The synthetic corpus as normalised 300-frame windows (subjects filled), cached on disk as joints.
+def load_synthetic_clips(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
+                         progress: Callable[[int, int], None] | None = None) -> ClipSet:  # fmt: skip
+    """The synthetic corpus as labelled clips (joints, feet, and each clip's per-frame fault amount, so rep models
+    can label the reps that do not show the fault good), grouped by subject, cached on disk.
 
-    The cache (`$SQUATCLI_CACHE` or `~/.cache/squatcli/`) is keyed by the parameters and GENERATOR_VERSION;
-    features are recomputed from the cached joints with the one feature path (features.clip_features).
+    The cache (`$SQUATCLI_CACHE` or `~/.cache/squatcli/`) is keyed by the parameters and GENERATOR_VERSION.
     `progress(done, total)` reports the clips generated when there is no cache yet.
     """
     path = cache_path(clips_per_class, subjects, seed)
-    joints = y = subj = None
+    arrays = None
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as d:
-                joints, y, subj = d["joints"], d["y"], d["subjects"]
-        except Exception:  # a damaged cache is regenerated
-            joints = None
-    if joints is None:
+                arrays = {k: d[k] for k in ("joints", "feet", "fault", "y", "subjects")}
+        except Exception:  # a damaged or older cache is regenerated
+            arrays = None
+    if arrays is None:
         clips, subj = generate_corpus(clips_per_class, subjects, seed, progress=progress)
-        joints = np.stack([c.joints for c in clips]).astype(np.float32)
-        y = np.array([CLASS_KEYS.index(c.label) for c in clips], dtype=np.int64)
+        arrays = {"joints": np.stack([c.joints for c in clips]).astype(np.float32),
+                  "feet": np.stack([c.feet for c in clips]).astype(np.float32),
+                  "fault": np.stack([c.fault for c in clips]).astype(np.float32),
+                  "y": np.array([CLASS_KEYS.index(c.label) for c in clips], dtype=np.int64), "subjects": subj}  # fmt: skip
         try:
             with atomic_output(path) as tmp, open(tmp, "wb") as f:
-                np.savez(f, joints=joints, y=y, subjects=subj)
+                np.savez(f, **arrays)
         except OSError:
             pass  # an unwritable cache only costs time
-    x = np.empty((len(joints), WINDOW, N_FEATURES), dtype=np.float32)
-    for i, j in enumerate(joints):
-        x[i] = fit_window(clip_features(j))
     _, ids, _ = corpus_layout(clips_per_class, subjects, seed)
+    clips = [JointsClip(j, float(FPS), None, CLASS_KEYS[int(label)], feet)
+             for j, feet, label in zip(arrays["joints"], arrays["feet"], arrays["y"])]  # fmt: skip
     source = corpus_source(corpus_info(clips_per_class, subjects, seed))
-    return Dataset(x, np.asarray(y, dtype=np.int64), ids, np.asarray(subj).astype(str), source=source)
+    return ClipSet(clips, ids, np.asarray(arrays["subjects"]).astype(str), source, faults=list(arrays["fault"]))
+
+
+def load_synthetic(clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> Dataset:  # fmt: skip
+    """The synthetic corpus as normalised 300-frame windows of the 171 distances, one per clip (the paper's
+    road), through the one feature path (inputs.to_dataset)."""
+    from squatcli.inputs import PAPER_INPUTS, to_dataset
+
+    return to_dataset(load_synthetic_clips(clips_per_class, subjects, seed, progress), PAPER_INPUTS, "synthetic")
 
 
 def _write_one(root: Path, label: int, index: int, clip: SynthClip) -> tuple[str, str]:
     json_path = paper_clip_path(root, label, index)
     write_paper_json(json_path, np.round(distances(clip.joints).astype(np.float64), 5))
     npz_path = root / "joints" / CLASSES[label].folder / f"{json_path.stem}.npz"
-    write_joints_npz(npz_path, JointsClip(clip.joints, clip.fps, None, clip.label))
+    write_joints_npz(npz_path, JointsClip(clip.joints, clip.fps, None, clip.label, clip.feet))
     return json_path.relative_to(root).as_posix(), npz_path.relative_to(root).as_posix()
 
 
@@ -832,4 +882,4 @@ def example_clip(seed: int = EXAMPLE_RECIPE["seed"], label: str = EXAMPLE_RECIPE
 
     rng = np.random.default_rng([seed, GENERATOR_VERSION])
     clip = simulate(rng, class_index(label), make_subjects(1, rng)[0], noise=True, severity=severity)
-    return JointsClip(clip.joints, clip.fps, None, clip.label)
+    return JointsClip(clip.joints, clip.fps, None, clip.label, clip.feet)

@@ -1,9 +1,14 @@
-"""Training a classifier: data -> split -> fit with early stopping -> Youden threshold on validation -> metadata.
+"""Training a classifier: data -> split -> fit with early stopping -> calibration and Youden threshold on
+validation -> metadata.
 
-`train` is a plain function (the CLI and the bench call it); saving is `models.save_model`. The split is the
-paper's stratified random 80/10/10 over clips, or 80/10/10 by subject (no person in two parts). Early stopping
-watches validation accuracy (ties broken by validation loss) and the best weights are restored at the end,
-also when training is interrupted with Ctrl-C.
+`train` is a plain function (the CLI, the cross-validation and the benches call it); saving is
+`models.save_model`. Data is the synthetic corpus, the paper's dataset, the real reps (datasets.read_real_reps), or
+several of them mixed; what the model reads is an `inputs.InputSpec` (clip windows of the 171 distances, or rep
+windows). Splits: the paper's stratified random 80/10/10 over clips, or 80/10/10 by subject or session (no person
+or recording session in two parts; mixed data is split source by source). Early stopping keeps the best epoch
+(validation accuracy for clip models, validation loss for rep models), also when training is interrupted with
+Ctrl-C. The calibration of P(good) (Platt scaling) and the good-vs-rest threshold are fitted on the validation
+split: on its real rows when it has any, since real people are what the verdict is for.
 """
 
 from __future__ import annotations
@@ -22,19 +27,23 @@ import numpy as np
 from squatcli import __version__, metrics
 from squatcli.datasets import (
     AUTO_SPLIT,
+    REAL_CITATION,
     SPLITS,
     Dataset,
+    concat_datasets,
+    is_real_reps_folder,
     load_paper_dataset,
     read_corpus_info,
-    split_by_subject,
+    read_real_reps,
+    split_by_group,
     split_random,
 )
 from squatcli.errors import SquatError
 from squatcli.features import HOP, pad_to_window
+from squatcli.inputs import PAPER_INPUTS, InputSpec, rep_inputs, to_dataset
 from squatcli.skeleton import (
-    CLASS_FOLDERS,
-    CLASS_KEYS,
     FPS,
+    GOOD,
     JOINTS,
     MODEL_KINDS,
     N_FEATURES,
@@ -42,15 +51,27 @@ from squatcli.skeleton import (
     PAIR_J,
     WINDOW,
     pair_index,
+    squat_class,
 )
 
 PLATEAU_PATIENCE = 3  # epochs without a lower validation loss before the learning rate is halved
 SYNTHETIC = "synthetic"
+# What a model reads (`--inputs`): rep windows with foot points (videos), without (19-joint inputs), or the
+# paper's clip windows of the 171 distances (what the paper's dataset allows).
+INPUT_CHOICES: dict[str, Callable[[], InputSpec]] = {
+    "rep": lambda: rep_inputs(feet=True),
+    "rep-nofeet": lambda: rep_inputs(feet=False),
+    "clip": lambda: PAPER_INPUTS,
+}
 
-# Training recipe defaults per model, chosen by measurement (bench/bench_models.py, models/README.md).
+# Training recipe defaults per model and window, chosen by measurement (bench/bench_models.py, bench/real_cv.py).
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 60, "batch_size": 32, "lr": 1e-3, "patience": 10},
     "lstm": {"epochs": 80, "batch_size": 32, "lr": 2e-3, "patience": 12},
+}
+REP_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {"epochs": 80, "batch_size": 64, "lr": 3e-3, "patience": 12},
+    "lstm": {"epochs": 80, "batch_size": 64, "lr": 3e-3, "patience": 12},
 }
 # The paper's recipes (Adam for both here; the paper trained its CNN with Adadelta).
 TRAIN_PAPER: dict[str, dict[str, Any]] = {
@@ -62,27 +83,63 @@ TRAIN_PAPER: dict[str, dict[str, Any]] = {
 # ---- data ---------------------------------------------------------------------------------------------------
 
 
-def load_data(spec: str | Path, progress: Callable[[int, int], None] | None = None) -> tuple[Dataset, dict]:
-    """`synthetic` (the generated corpus) or a folder in the paper's layout -> (dataset, description).
+def default_inputs(specs: Sequence[str]) -> str:
+    """`--inputs` when not given: clip windows for the paper's dataset or the synthetic corpus alone (the paper's
+    road), rep windows with feet once real reps are in the mix."""
+    return "rep" if any(s != SYNTHETIC and is_real_reps_folder(Path(s).expanduser()) for s in specs) else "clip"
+
+
+def load_data(
+    spec: str | Path | Sequence[str | Path],
+    inputs: InputSpec | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Dataset, dict]:
+    """One or more data specs (`synthetic`, a folder in the paper's layout, a folder of real reps) -> (dataset of
+    `inputs` rows, description). Several specs are mixed (datasets.concat_datasets), each row keeping its origin.
 
     A synthetic corpus, generated here or written by `squat synth` (its corpus.json), is described by its source
     string and parameters (`synthetic`, `synthetic_params`), so evaluation can recognise it in either form.
     """
-    if str(spec) == SYNTHETIC:
-        from squatcli import synth
+    specs = [str(spec)] if isinstance(spec, (str, Path)) else [str(s) for s in spec]
+    inputs = inputs or PAPER_INPUTS
+    parts, info = [], {"sources": []}
+    for text in specs:
+        if text == SYNTHETIC:
+            from squatcli import synth
 
-        data = synth.load_synthetic(progress=progress)
-        return data, {"source": SYNTHETIC, "synthetic": data.source, "synthetic_params": synth.corpus_info()}
-    root = Path(spec).expanduser()
-    data = load_paper_dataset(root, progress=progress)
-    corpus = read_corpus_info(root)
-    return data, {"source": str(root.resolve()),
-                  **({} if corpus is None else {"synthetic": data.source, "synthetic_params": corpus})}  # fmt: skip
+            if inputs.window == "clip":
+                part = synth.load_synthetic(progress=progress)
+            else:
+                part = to_dataset(synth.load_synthetic_clips(progress=progress), inputs, SYNTHETIC)
+            info |= {"synthetic": part.source, "synthetic_params": synth.corpus_info()}
+            origin = SYNTHETIC
+        else:
+            root = Path(text).expanduser()
+            if is_real_reps_folder(root):
+                part = to_dataset(read_real_reps(root, progress=progress), inputs, "real")
+                info |= {"real": str(root.resolve()), "real_citation": REAL_CITATION, "real_groups": "recording date"}
+                origin = "real"
+            else:
+                if inputs.window != "clip":
+                    raise SquatError("a dataset in the paper's layout holds joint distances only: models on it read "
+                                     "the 171 distances (--inputs clip)", root)  # fmt: skip
+                part = load_paper_dataset(root, progress=progress)
+                corpus = read_corpus_info(root)
+                if corpus is not None:
+                    info |= {"synthetic": part.source, "synthetic_params": corpus}
+                origin = SYNTHETIC if corpus is not None else "paper"
+            text = str(root.resolve())
+        part.origin = np.full(len(part), origin)
+        info["sources"].append(text)
+        parts.append(part)
+    data = parts[0] if len(parts) == 1 else concat_datasets(parts, " + ".join(p.source for p in parts))
+    info["source"] = " + ".join(info["sources"])
+    return data, info
 
 
 def resolve_split(kind: str, data: Dataset) -> str:
-    """`auto` -> `subject` when the data records subjects (the synthetic corpus, a folder with a manifest.csv),
-    `random` otherwise (the published dataset: one person); `random` and `subject` as they are."""
+    """`auto` -> `subject` when the data records subjects or sessions (the synthetic corpus, the real reps, a
+    folder with a manifest.csv), `random` otherwise (the published dataset: one person); others as they are."""
     if kind == AUTO_SPLIT:
         return "random" if data.subjects is None else "subject"
     if kind not in SPLITS:
@@ -90,11 +147,14 @@ def resolve_split(kind: str, data: Dataset) -> str:
     return kind
 
 
-def split(data: Dataset, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, val, test) clip indices: `random` (stratified 80/10/10, the paper's), `subject` or `auto`."""
+def split(
+    data: Dataset, kind: str, seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) row indices: `random` (stratified 80/10/10, the paper's), `subject` (by subject or
+    session, source by source) or `auto`."""
     if resolve_split(kind, data) == "random":
-        return split_random(data.y, seed)
-    return split_by_subject(data.subjects, seed)
+        return split_random(data.y, seed, fractions)
+    return split_by_group(data.subjects, data.y == data.classes.index("good"), seed, fractions, data.origin)
 
 
 def training_data_match(data: Dataset, metadata: dict) -> str | None:
@@ -144,7 +204,8 @@ def test_subset(data: Dataset, metadata: dict, match: str | None = None) -> Data
 
 @dataclass
 class TrainConfig:
-    """What to train and how; None means the model's default (TRAIN_DEFAULTS, models.*_DEFAULTS)."""
+    """What to train and how; None means the default for the model and its inputs (TRAIN_DEFAULTS or
+    REP_TRAIN_DEFAULTS, models.*_DEFAULTS)."""
 
     model: str = "cnn"
     epochs: int | None = None
@@ -155,17 +216,21 @@ class TrainConfig:
     split: str = AUTO_SPLIT  # resolved against the data by `resolve_split`
     arch: dict[str, Any] = field(default_factory=dict)
     augment: bool = True
+    inputs: InputSpec = PAPER_INPUTS
+    synthetic_weight: float = 1.0  # weight of each synthetic row against a real one in mixed data
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_KINDS:
             raise SquatError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_KINDS)}")
-        if self.lr is not None and not self.lr > 0:
-            raise SquatError(f"the learning rate must be greater than 0, got {self.lr}")
-        d = TRAIN_DEFAULTS[self.model]
+        if self.lr is not None and not 0 < self.lr < float("inf"):
+            raise SquatError(f"the learning rate must be a finite number greater than 0, got {self.lr}")
+        if not 0 <= self.synthetic_weight < float("inf"):
+            raise SquatError(f"the synthetic weight must be a finite number >= 0, got {self.synthetic_weight}")
+        d = (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS)[self.model]
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
                            pick(self.lr, "lr"), pick(self.patience, "patience"), self.seed, self.split,
-                           dict(self.arch), self.augment)  # fmt: skip
+                           dict(self.arch), self.augment, self.inputs, self.synthetic_weight)  # fmt: skip
 
 
 @dataclass
@@ -229,11 +294,12 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def _make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool):
+def _make_batches(x: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray, batch_size: int, seed: int, augment: bool):
     import keras
 
     class Batches(keras.utils.PyDataset):
-        """Shuffled (and augmented) training batches, a new order every epoch, reproducible from the seed."""
+        """Shuffled (and, for clip windows, augmented) weighted training batches, a new order every epoch,
+        reproducible from the seed."""
 
         def __init__(self):
             super().__init__()
@@ -245,8 +311,10 @@ def _make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augm
 
         def __getitem__(self, i):
             idx = np.sort(self.order[i * batch_size : (i + 1) * batch_size])
-            xb = augment_batch(x[idx], self.rng) if augment else x[idx]
-            return xb, y[idx]
+            xb = {k: v[idx] for k, v in x.items()}
+            if augment:
+                xb["features"] = augment_batch(xb["features"], self.rng)
+            return xb, y[idx], w[idx]
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(y))
@@ -254,11 +322,12 @@ def _make_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augm
     return Batches()
 
 
-def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], None] | None):
+def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], None] | None, by_loss: bool):
     import keras  # train() has imported squatcli.models first, which quiets TensorFlow
 
     class Monitor(keras.callbacks.Callback):
-        """Early stopping on validation accuracy (ties: lower validation loss), keeping the best weights."""
+        """Early stopping keeping the best weights: on validation accuracy (ties: lower loss), or with `by_loss`
+        on validation loss alone (imbalanced real validation data makes accuracy a noisy guide)."""
 
         def __init__(self):
             super().__init__()
@@ -279,7 +348,10 @@ def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], Non
             logs = logs or {}
             now = time.perf_counter()
             va, vl = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", float("inf")))
-            improved = va > self.best[0] + 1e-9 or (abs(va - self.best[0]) <= 1e-9 and vl < self.best[1])
+            if by_loss:
+                improved = vl < self.best[1] - 1e-6
+            else:
+                improved = va > self.best[0] + 1e-9 or (abs(va - self.best[0]) <= 1e-9 and vl < self.best[1])
             if improved:
                 self.best, self.best_epoch = (va, vl), epoch + 1
                 self.best_weights = [w.copy() for w in self.model.get_weights()]
@@ -293,6 +365,27 @@ def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], Non
                 on_epoch(log)
 
     return Monitor()
+
+
+def sample_weights(data: Dataset, synthetic_weight: float = 1.0) -> np.ndarray:
+    """(N,) training weights: classes balanced (each class weighs as much in total), synthetic rows of mixed data
+    scaled by `synthetic_weight`; mean 1."""
+    counts = np.bincount(data.y, minlength=len(data.classes)).astype(float)
+    w = len(data.y) / (np.count_nonzero(counts) * counts[data.y])
+    if data.origin is not None and len(set(data.origin)) > 1:
+        w = w * np.where(data.origin == SYNTHETIC, synthetic_weight, 1.0)
+    return (w / w.mean()).astype(np.float32)
+
+
+def calibration_rows(data: Dataset) -> np.ndarray:
+    """Rows of a validation set the calibration and threshold are fitted on: its real rows where it has both good
+    and faulty ones (real people are what the verdict is for), else all of them."""
+    if data.origin is not None:
+        real = np.flatnonzero(data.origin == "real")
+        good = data.y[real] == data.classes.index("good")
+        if len(real) < len(data) and 0 < good.sum() < len(real):
+            return real
+    return np.arange(len(data))
 
 
 def pick_threshold(val_y: np.ndarray, val_probs: np.ndarray) -> metrics.OperatingPoint:
@@ -313,13 +406,15 @@ def train(
     name: str | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
     callbacks: Sequence[Any] = (),
+    indices: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train `config.model` on the train part of `data`, early-stopped on the validation part.
 
-    The good-vs-rest threshold is Youden's point on the VALIDATION predictions of the restored best weights
-    (`pick_threshold`). `config.split` `auto` is resolved against `data` (`resolve_split`) and recorded resolved.
-    Ctrl-C (KeyboardInterrupt) during fitting stops training and keeps the best epoch so far; if no epoch has
-    finished, the KeyboardInterrupt propagates.
+    The calibration of P(good) (metrics.fit_platt) and then the good-vs-rest threshold (Youden's point,
+    `pick_threshold`) are fitted on the VALIDATION predictions of the restored best weights (`calibration_rows`).
+    `config.split` `auto` is resolved against `data` (`resolve_split`) and recorded resolved; `indices` (train,
+    val, test) overrides the split (cross-validation). Ctrl-C (KeyboardInterrupt) during fitting stops training
+    and keeps the best epoch so far; if no epoch has finished, the KeyboardInterrupt propagates.
     """
     from squatcli import models  # first: it quiets TensorFlow's logging before TensorFlow is imported
 
@@ -327,9 +422,12 @@ def train(
     import tensorflow as tf
 
     cfg = config.resolved()
-    arch = models.architecture(cfg.model, **cfg.arch)
-    split_kind = resolve_split(cfg.split, data)
-    train_idx, val_idx, test_idx = split(data, split_kind, cfg.seed)
+    spec = cfg.inputs
+    if set(data.inputs) != set(spec.shapes()):
+        raise SquatError(f"the data gives the inputs {sorted(data.inputs)}, the model reads {sorted(spec.shapes())}")
+    arch = models.architecture(cfg.model, spec.window, **cfg.arch)
+    split_kind = "given" if indices is not None else resolve_split(cfg.split, data)
+    train_idx, val_idx, test_idx = indices if indices is not None else split(data, split_kind, cfg.seed)
     tr, va = data.subset(train_idx), data.subset(val_idx)
     if len(tr) == 0 or len(va) == 0:
         raise SquatError(f"the {split_kind} split left {len(tr)} training and {len(va)} validation clips; "
@@ -338,22 +436,25 @@ def train(
         raise SquatError("the validation split needs both good and faulty clips to pick the good-vs-rest threshold")
 
     keras.utils.set_random_seed(cfg.seed)
-    # Per-feature statistics of the training clips only (float64 sums over clips and frames).
-    mean = tr.x.mean(axis=(0, 1), dtype=np.float64)
-    std = tr.x.std(axis=(0, 1), dtype=np.float64)
-    model = models.build(cfg.model, mean, std, **{k: v for k, v in arch.items() if k != "kind"})
+    stats = models.input_stats(tr.inputs)  # of the training rows only (float64, over rows and frames)
+    model = models.build(cfg.model, spec, stats, len(data.classes), **{k: v for k, v in arch.items() if k != "kind"})
     clip = {"clipnorm": 1.0} if cfg.model == "lstm" else {}
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr, **clip), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+                  metrics=["accuracy"], weighted_metrics=[])  # fmt: skip
 
-    monitor = _make_monitor(cfg.patience, cfg.epochs, on_epoch)
+    rep = spec.window == "rep"
+    monitor = _make_monitor(cfg.patience, cfg.epochs, on_epoch, by_loss=rep)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=PLATEAU_PATIENCE,
                                                 min_lr=cfg.lr / 64)  # fmt: skip
+    weights = sample_weights(tr, cfg.synthetic_weight) if rep else np.ones(len(tr), np.float32)
+    val_weights = sample_weights(va, cfg.synthetic_weight) if rep else None
+    tr_x, va_x = models.impute(tr.inputs, stats), models.impute(va.inputs, stats)
     interrupted = False
     t0 = time.perf_counter()
     try:
-        batches = _make_batches(tr.x, tr.y, cfg.batch_size, cfg.seed, cfg.augment)
-        model.fit(batches, validation_data=(va.x, va.y), epochs=cfg.epochs, verbose=0,
+        batches = _make_batches(tr_x, tr.y, weights, cfg.batch_size, cfg.seed, cfg.augment and not rep)
+        validation = (va_x, va.y) if val_weights is None else (va_x, va.y, val_weights)
+        model.fit(batches, validation_data=validation, epochs=cfg.epochs, verbose=0,
                   callbacks=[monitor, plateau, *callbacks])  # fmt: skip
     except KeyboardInterrupt:
         if monitor.best_weights is None:
@@ -363,45 +464,70 @@ def train(
     if monitor.best_weights is not None:
         model.set_weights(monitor.best_weights)
 
-    classifier = models.Classifier(model, {}, name=name or cfg.model)
-    val_probs = classifier.predict(va.x)
-    op = pick_threshold(va.y, val_probs)
-    val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold)
+    standardisation = {k: {"mean": m.astype(np.float32).tolist(), "std": d.astype(np.float32).tolist()}
+                       for k, (m, d) in stats.items()}  # fmt: skip
+    base = {"classes": list(data.classes), "inputs": spec.to_dict(), "standardisation": standardisation}
+    raw = models.Classifier(model, _stub_metadata(base), name=name or cfg.model).predict(va.inputs, calibrated=False)
+    cal = calibration_rows(va)
+    platt = metrics.fit_platt(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
+    val_probs = models.calibrate(raw, *platt)
+    op = pick_threshold(va.y[cal], val_probs[cal])
+    val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold, classes=data.classes)
 
+    clip_features = {
+        "n": N_FEATURES,
+        "kind": "pairwise Euclidean distances between the 19 joints, per frame",
+        "pair_order": "numpy.triu_indices(19, 1)",
+        "joints": list(JOINTS),
+        "clip_normalisation": "divided by the clip's body scale (squatcli.features.normalise)",
+        "windowing": f"dataset clips: first {WINDOW} frames, shorter ones ping-pong padded "
+                     f"(features.fit_window); long videos: {WINDOW}-frame windows, hop {HOP} (features.windows)",
+        "standardisation": {
+            "where": "inside the model (layer 'standardise'): (x - mean) / std per feature",
+            "computed_on": "training split, over clips and frames",
+            **standardisation.get("features", {}),
+        },
+    }  # fmt: skip
+    rep_features = {
+        "kind": "per rep: angles and ratios per frame (reps.FRAME_CHANNELS, reps.FOOT_CHANNELS) resampled to "
+                f"{spec.rep_frames} frames, and the rep's measurements (reps.MEASUREMENTS)",
+        "windowing": "each rep found by reps.segment_reps (a dataset's cut rep: the deepest found, or the whole "
+                     "clip); reps whose bottom is out of view are not judged",
+        "standardisation": "inside the model (layers 'standardise_frames', 'standardise_measures') by the "
+                           "training split's statistics ('standardisation'); a missing measurement is set to the mean",
+    }  # fmt: skip
+    calibration_data = va.subset(cal)
     metadata = {
         "format": models.METADATA_FORMAT,
         "version": models.METADATA_VERSION,
         "name": name or cfg.model,
         "kind": cfg.model,
-        "classes": list(CLASS_KEYS),
-        "class_folders": list(CLASS_FOLDERS),
-        "window": WINDOW,
+        **base,
+        "class_names": [squat_class(k).name for k in data.classes],
+        "class_folders": [squat_class(k).folder for k in data.classes],
+        "window": WINDOW if spec.window == "clip" else spec.rep_frames,
         "fps": FPS,
-        "features": {
-            "n": N_FEATURES,
-            "kind": "pairwise Euclidean distances between the 19 joints, per frame",
-            "pair_order": "numpy.triu_indices(19, 1)",
-            "joints": list(JOINTS),
-            "clip_normalisation": "divided by the clip's body scale (squatcli.features.normalise)",
-            "windowing": f"dataset clips: first {WINDOW} frames, shorter ones ping-pong padded "
-                         f"(features.fit_window); long videos: {WINDOW}-frame windows, hop {HOP} (features.windows)",
-            "standardisation": {
-                "where": "inside the model (layer 'standardise'): (x - mean) / std per feature",
-                "computed_on": "training split, over clips and frames",
-                "mean": mean.astype(np.float32).tolist(),
-                "std": std.astype(np.float32).tolist(),
-            },
-        },
+        "features": clip_features if spec.window == "clip" else rep_features,
         "architecture": arch,
         "parameters": int(model.count_params()),
         "threshold": op.threshold,
-        "threshold_rule": "good-vs-rest: a window is good if P(good) >= threshold; Youden's J on the validation split",
+        "threshold_rule": "good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on the "
+                          "validation split" + (" (its real rows)" if len(cal) < len(va) else ""),
+        "calibration": {
+            "method": "Platt scaling of P(good), sigmoid(a * logit p + b), the faults rescaled to fill the rest; "
+                      "fitted on the validation split" + (" (its real rows)" if len(cal) < len(va) else "") if rep else "none",
+            "a": platt[0],
+            "b": platt[1],
+            "ece_before": metrics.expected_calibration_error(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])),
+            "ece_after": metrics.expected_calibration_error(metrics.good_labels(va.y[cal]), metrics.good_scores(val_probs[cal])),
+            "rows": len(cal),
+        },  # fmt: skip
         "validation": {
             "n": len(va),
             "accuracy": val_report.accuracy,
             "kappa": val_report.kappa,
             "loss": monitor.best[1],
-            "auc": val_report.auc,
+            "auc": metrics.auc(metrics.good_labels(calibration_data.y), metrics.good_scores(val_probs[cal])),
             "sensitivity": op.sensitivity,
             "specificity": op.specificity,
         },
@@ -412,10 +538,12 @@ def train(
             "batch_size": cfg.batch_size,
             "optimizer": "adam" + (" (clipnorm 1.0)" if clip else ""),
             "lr": cfg.lr,
-            "loss": "sparse categorical cross-entropy",
+            "loss": "sparse categorical cross-entropy" + (", classes balanced by sample weights" if rep else ""),
+            "synthetic_weight": cfg.synthetic_weight if rep else None,
             "lr_schedule": f"halved after {PLATEAU_PATIENCE} epochs without a lower validation loss, down to lr/64",
-            "augmentation": AUGMENTATION if cfg.augment else "none",
-            "early_stopping": f"validation accuracy (ties: lower loss), patience {cfg.patience}, best weights kept",
+            "augmentation": AUGMENTATION if cfg.augment and not rep else "none",
+            "early_stopping": f"validation {'loss' if rep else 'accuracy (ties: lower loss)'}, patience "
+                              f"{cfg.patience}, best weights kept",
             "seed": cfg.seed,
             "time_s": round(train_seconds, 2),
             "time_to_best_s": round(monitor.time_to_best, 2),
@@ -431,7 +559,8 @@ def train(
             **(data_info or {"source": data.source}),
             "fingerprint": data.fingerprint(),
             "n_clips": len(data),
-            "class_counts": np.bincount(data.y, minlength=len(CLASS_KEYS)).tolist(),
+            "class_counts": np.bincount(data.y, minlength=len(data.classes)).tolist(),
+            "origins": {str(o): int(n) for o, n in zip(*np.unique(data.origin, return_counts=True))} if data.origin is not None else None,
             "split": split_kind,
             "split_seed": cfg.seed,
             "n_train": len(train_idx),
@@ -439,13 +568,32 @@ def train(
             "n_test": len(test_idx),
             "val_fingerprint": va.fingerprint(),
             "test_fingerprint": data.subset(test_idx).fingerprint(),
-            **({"val_subjects": sorted(map(str, set(va.subjects))),
-                "test_subjects": sorted(map(str, set(data.subjects[test_idx])))}
-               if split_kind == "subject" else {}),  # fmt: skip
-        },
+            **(group_record(data, (train_idx, val_idx, test_idx)) if data.subjects is not None and split_kind != "random" else {}),
+        },  # fmt: skip
         "command": command,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"squatcli": __version__, "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
     }
     return TrainResult(model, metadata, monitor.history, interrupted)
 
+
+def _stub_metadata(base: dict) -> dict:
+    """Enough metadata for a Classifier around a model being trained (no threshold or calibration yet)."""
+    return {**base, "threshold": 0.5}
+
+
+def group_origin(data: Dataset) -> np.ndarray:
+    """(N,) `origin:group` of every row (the group alone for data without origins): how splits are recorded,
+    so a model's sessions are recognised in any mix of data."""
+    groups = data.subjects.astype(str)
+    if data.origin is None:
+        return groups
+    return np.char.add(np.char.add(data.origin.astype(str), ":"), groups)
+
+
+def group_record(data: Dataset, parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, list[str]]:
+    """The groups (subjects or sessions) of each part, as recorded in the metadata."""
+    keys = group_origin(data)
+    train_idx, val_idx, test_idx = parts
+    return {"train_subjects": sorted(set(keys[train_idx])), "val_subjects": sorted(set(keys[val_idx])),
+            "test_subjects": sorted(set(keys[test_idx]))}  # fmt: skip
