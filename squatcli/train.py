@@ -45,6 +45,7 @@ from squatcli.skeleton import (
 )
 
 PLATEAU_PATIENCE = 3  # epochs without a lower validation loss before the learning rate is halved
+MAX_LR = 1.0  # Adam diverges (NaN weights) long before this
 SYNTHETIC = "synthetic"
 
 # Training recipe defaults per model, chosen by measurement (bench/bench_models.py, models/README.md).
@@ -159,8 +160,10 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_KINDS:
             raise SquatError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_KINDS)}")
-        if self.lr is not None and not self.lr > 0:
-            raise SquatError(f"the learning rate must be greater than 0, got {self.lr}")
+        if self.lr is not None and not 0 < self.lr <= MAX_LR:
+            raise SquatError(f"the learning rate must be greater than 0 and at most {MAX_LR:g}, got {self.lr}")
+        if self.seed < 0:
+            raise SquatError(f"the seed must be 0 or more, got {self.seed}")
         d = TRAIN_DEFAULTS[self.model]
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
@@ -365,6 +368,8 @@ def train(
 
     classifier = models.Classifier(model, {}, name=name or cfg.model)
     val_probs = classifier.predict(va.x)
+    if not np.all(np.isfinite(val_probs)):
+        raise SquatError(f"training diverged (the model outputs NaN); try a smaller learning rate than {cfg.lr:g}")
     op = pick_threshold(va.y, val_probs)
     val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold)
 
