@@ -23,7 +23,7 @@ from rich.markup import escape
 from squatcli.datasets import AUTO_SPLIT, SPLITS
 from squatcli.errors import SquatError
 from squatcli.files import check_output_file, check_output_folder
-from squatcli.interrupts import Terminated
+from squatcli import interrupts
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
@@ -88,12 +88,11 @@ def command(fn: Callable) -> Callable:
         except SquatError as e:
             print_error(e)
             raise typer.Exit(1) from None
-        except Terminated:
-            err.print("[yellow]terminated[/]")
-            raise typer.Exit(143) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
+            interrupts.handled()
+            terminated = isinstance(e, interrupts.Terminated)
+            err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}[/]")
+            raise typer.Exit(143 if terminated else 130) from None
         except TYPER_EXCEPTIONS:
             raise
         except Exception as e:  # noqa: BLE001 - the promise: one line, no traceback
@@ -583,8 +582,6 @@ def render_batch_summary(results) -> None:
 
 
 def main() -> None:
-    from squatcli import interrupts
-
     interrupts.install()  # before anything slow, so Ctrl-C and SIGTERM are never lost
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets "?", not a crash
         if hasattr(stream, "reconfigure"):

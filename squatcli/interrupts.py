@@ -2,11 +2,14 @@
 command already does for Ctrl-C (temporary files and folders removed, training keeping its best epoch) also runs
 when a process manager or `kill` ends it.
 
-A KeyboardInterrupt raised while Python runs a garbage-collector callback or a `__del__` method cannot propagate:
-Python prints "Exception ignored in ..." and carries on. JAX, which TensorFlow imports, registers such a gc
-callback, and the garbage collector runs often while TensorFlow imports, so about one Ctrl-C in three during
-start-up used to be swallowed and the command ran to the end. `install` re-sends a signal swallowed that way a
-moment later, from outside the callback, until it lands.
+Some places swallow a KeyboardInterrupt, and about one Ctrl-C in three during start-up (while TensorFlow imports,
+1.5-3 s in) used to be lost, the command then running to the end with exit 0:
+* a garbage-collector callback or a `__del__` method: Python prints "Exception ignored in ..." and carries on.
+  JAX, which TensorFlow imports, registers a gc callback, and the collector runs often during imports (and later).
+* the initialisation of a compiled module: jaxlib's runs Python code and discards an exception raised in it.
+`install` re-sends a signal swallowed either way, from outside the swallowing code, until it lands: at once for the
+first kind (Python reports it to `sys.unraisablehook`), and for one raised during an import if the command has
+not seen it (`handled`) within SWALLOWED_AFTER_S.
 """
 
 from __future__ import annotations
@@ -16,15 +19,46 @@ import signal
 import sys
 import threading
 
-REDELIVER_S = 0.01  # delay before a swallowed signal is sent again
+REDELIVER_S = 0.01  # delay before a signal swallowed in a gc callback or __del__ is sent again
+SWALLOWED_AFTER_S = 0.5  # a signal raised during an import and not handled by then was swallowed: sent again
+
+_pending: int | None = None  # a signal raised during an import that the command has not handled yet
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the same cleanup runs."""
 
 
+def _send_later(signum: int, delay: float, unless_handled: bool = False) -> None:
+    def send() -> None:
+        if not unless_handled or _pending is not None:
+            os.kill(os.getpid(), signum)
+
+    timer = threading.Timer(delay, send)
+    timer.daemon = True
+    timer.start()
+
+
+def _importing(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _raise(signum, frame) -> None:
+    global _pending
+    if _importing(frame):  # it may be swallowed: check that the command sees it
+        _pending = signum
+        _send_later(signum, SWALLOWED_AFTER_S, unless_handled=True)
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def handled() -> None:
+    """Called where the command catches the KeyboardInterrupt: the signal was not swallowed."""
+    global _pending
+    _pending = None
 
 
 def install() -> None:
@@ -35,10 +69,7 @@ def install() -> None:
 
     def unraisable(info) -> None:
         if isinstance(info.exc_value, KeyboardInterrupt):  # raised where it could not propagate: try again
-            signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
-            timer = threading.Timer(REDELIVER_S, os.kill, (os.getpid(), signum))
-            timer.daemon = True
-            timer.start()
+            _send_later(signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT, REDELIVER_S)
             return
         previous(info)
 
