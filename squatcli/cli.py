@@ -168,6 +168,8 @@ def extract(
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
     for a, b in result.long_gaps:
         table.add_row("[yellow]gap without a person[/]", f"{a:.1f}-{b:.1f} s (interpolated)")
+    for note in result.notes:
+        table.add_row("[yellow]note[/]", escape(note))
     table.add_row("joints written", f"{len(result.clip.joints)} frames at 30 fps")
     table.add_row("time", f"{result.seconds:.1f} s (pose model {result.pose_seconds:.1f} s)")
     out.print(table)

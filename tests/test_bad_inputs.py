@@ -801,6 +801,8 @@ def test_a_truncated_real_video_is_assessed_with_a_note(shared_video, tmp_path):
     assert code == 0 and obj["ok"], stderr
     decoded = obj["pose"]["frames"]
     assert decoded < 120 and f"only {decoded} of the 140 frames the file lists could be decoded" in " ".join(obj["notes"])
+    code, stdout, stderr = run("extract", cut, "-o", tmp_path / "cut.npz")  # the human summary says so too
+    assert code == 0 and f"only {decoded} of the 140 frames" in " ".join(stdout.split()), stdout
 
 
 def test_ffmpeg_says_nothing_and_no_empty_lines_come_before_the_error(tmp_path):
