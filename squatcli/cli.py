@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from squatcli import interrupts
 from squatcli.datasets import AUTO_SPLIT, SPLITS
 from squatcli.errors import SquatError
 from squatcli.files import check_output_file, check_output_folder
-from squatcli import interrupts
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
@@ -199,7 +199,6 @@ def synth(
         synthetic.check_disk_space(output, clips_per_class)
     if preview is not None:
         check_output_file(preview)
-    if preview is not None:
         synth_preview(preview, seed=seed)
         err.print(f"preview written to {escape(str(preview))}")
     if output is None:

@@ -30,7 +30,8 @@ import numpy as np
 from squatcli.errors import SquatError
 from squatcli.features import fit_window, normalise
 from squatcli.files import read_json, require_input_file
-from squatcli.skeleton import CLASSES, MAX_FPS, MAX_SECONDS, MIN_FPS, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW, class_index
+from squatcli.skeleton import CLASSES, MAX_FPS, MIN_FPS, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW, class_index
+from squatcli.video import require_max_duration
 
 PAPER_SUBDIR = "1115_3djoints_index"
 MANIFEST = "manifest.csv"
@@ -231,9 +232,7 @@ def read_joints_npz(path: str | Path) -> JointsClip:
     if not MIN_FPS <= float(fps) <= MAX_FPS:
         raise SquatError(f"'fps' is {float(fps):g}; a joints clip must be sampled at {MIN_FPS:g} to {MAX_FPS:g} "
                          "frames per second", path)  # fmt: skip
-    if len(joints) / float(fps) > MAX_SECONDS:
-        raise SquatError(f"clip lasts {len(joints) / float(fps):,.0f} s ({len(joints)} frames at {float(fps):g} fps); "
-                         f"at most {MAX_SECONDS:,.0f} s is accepted", path)  # fmt: skip
+    require_max_duration(len(joints) / float(fps), path)
     confidence = contents.get("confidence")
     if confidence is not None:
         if confidence.shape != joints.shape[:2]:

@@ -63,12 +63,18 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
+def nearest_existing(path: str | Path) -> Path:
+    """`path` or its nearest ancestor that exists: where a new file or folder at `path` would be created."""
+    path = Path(path).expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def _check_writable_folder(folder: Path, target: Path) -> None:
     """The nearest existing folder at or above `folder` must accept new files (tried, not guessed from the mode
     bits: root ignores them, and /proc or a read-only mount refuse whatever they say)."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = nearest_existing(folder)
     if not probe.is_dir():
         raise SquatError(f"cannot be created: {probe} is a file, not a folder", target)
     try:

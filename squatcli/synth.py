@@ -58,6 +58,7 @@ from squatcli.datasets import (
 )
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, distances, fit_window, midpoint
+from squatcli.files import nearest_existing
 from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
@@ -719,11 +720,8 @@ def check_output_folder(out_dir: str | Path, overwrite: bool) -> Path:
 
 def check_disk_space(out_dir: str | Path, clips_per_class: int) -> None:
     """Refuse up front a corpus that would not fit on the disk it goes to (BYTES_PER_CLIP per clip)."""
-    folder = Path(out_dir).expanduser().absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
     need = BYTES_PER_CLIP * clips_per_class * N_CLASSES
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(nearest_existing(out_dir)).free
     if need > free:
         raise SquatError(f"{clips_per_class * N_CLASSES:,} clips need about {need / 1e9:.1f} GB; only "
                          f"{free / 1e9:.1f} GB is free there", out_dir)  # fmt: skip
