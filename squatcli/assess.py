@@ -12,6 +12,7 @@ model judges gets the same rule on its own probabilities.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 from squatcli.datasets import read_joints_npz, read_paper_json
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, normalise
+from squatcli.files import require_input_file
 from squatcli.skeleton import DEFAULT_STRIDE, FPS, GOOD, WINDOW, squat_class
 from squatcli.video import VIDEO_SUFFIXES, require_duration, resample_to_fps
 
@@ -146,11 +148,13 @@ def failure(path: Path, error: Exception) -> dict:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files to assess: each path itself, or for a folder the supported files inside it (recursively, sorted)."""
+    """Files to assess: each path itself, or for a folder the supported files inside it (recursively, sorted).
+
+    A FIFO or other non-regular entry with a supported name is listed too, to be refused by name like any input."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+            inside = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in INPUT_SUFFIXES)
             found += inside or [path]  # an empty folder stays, to fail with a clear message
         else:
             found.append(path)
@@ -162,9 +166,10 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise SquatError("folder cannot be read (permission denied)", path)
         raise SquatError("folder holds no video, .npz or .json input", path)
-    if not path.exists():
-        raise SquatError("no such file", path)
+    require_input_file(path)
     start = time.perf_counter()
     joints = confidence = dist = extraction = feet = None
     notes: list[str] = []
@@ -185,6 +190,7 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
         kind, joints, confidence = "video", extraction.clip.joints, extraction.clip.confidence
         feet = extraction.clip.feet
         notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
+        notes += extraction.notes
     else:
         raise SquatError(f"unsupported input type '{suffix or path.name}' (expected a video, .npz or .json)", path)
     seconds = {"pose_s": extraction.seconds} if extraction else {"read_s": time.perf_counter() - start}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -18,10 +20,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from squatcli import interrupts
 from squatcli.datasets import AUTO_SPLIT, SPLITS
 from squatcli.errors import SquatError
+from squatcli.files import check_output_file, check_output_folder
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
-from squatcli.synth import CLIPS_PER_CLASS, SUBJECTS  # the defaults of `squat synth` are the training corpus
+from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
 STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
 
@@ -41,10 +45,15 @@ ModelKind = enum.Enum("ModelKind", [(k, k) for k in MODEL_KINDS], type=str)
 Split = enum.Enum("Split", [(k, k) for k in (AUTO_SPLIT, *SPLITS)], type=str)
 
 
-def positive(value: float | None) -> float | None:
-    """Option callback: a number that must be greater than 0 (typer's `min` cannot exclude the bound)."""
-    if value is not None and not value > 0:
-        raise typer.BadParameter(f"{value:g} is not greater than 0")
+MAX_SEED = 2**32 - 1  # NumPy, TensorFlow and Python's random all accept seeds 0 .. 2**32 - 1
+
+
+def learning_rate(value: float | None) -> float | None:
+    """Option callback: a learning rate, greater than 0 and at most MAX_LR (typer's `min` cannot exclude 0)."""
+    from squatcli.train import MAX_LR
+
+    if value is not None and not 0 < value <= MAX_LR:
+        raise typer.BadParameter(f"{value:g} is not greater than 0 and at most {MAX_LR:g}")
     return value
 
 
@@ -53,8 +62,24 @@ def print_error(error: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
 
 
+# Typer's own exceptions (exits, usage errors), which it turns into exit codes itself. ClickException is the base
+# of usage errors, from click or from the copy of click that newer Typer versions carry.
+TYPER_EXCEPTIONS = (typer.Exit, typer.Abort,
+                    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))  # fmt: skip
+
+
+def unexpected(error: Exception, path: Path | str | None = None) -> SquatError:
+    """An exception squatcli did not foresee, as the one-line error a user sees (SQUAT_DEBUG=1: the traceback)."""
+    if os.environ.get("SQUAT_DEBUG"):
+        raise error
+    text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return SquatError(f"unexpected error ({type(error).__name__}{': ' + text if text else ''}); "
+                      "please report it (SQUAT_DEBUG=1 shows the traceback)", path)  # fmt: skip
+
+
 def command(fn: Callable) -> Callable:
-    """Register a command whose SquatErrors become one red line on stderr and exit code 1."""
+    """Register a command whose errors become one red line on stderr and exit code 1 (never a traceback), and
+    whose interruption (Ctrl-C: exit 130, SIGTERM: exit 143) runs the same cleanup."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -63,9 +88,16 @@ def command(fn: Callable) -> Callable:
         except SquatError as e:
             print_error(e)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
+            interrupts.handled()
+            terminated = isinstance(e, interrupts.Terminated)
+            err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}[/]")
+            raise typer.Exit(143 if terminated else 130) from None
+        except TYPER_EXCEPTIONS:
+            raise
+        except Exception as e:  # noqa: BLE001 - the promise: one line, no traceback
+            print_error(unexpected(e))
+            raise typer.Exit(1) from None
 
     return app.command()(wrapper)
 
@@ -75,6 +107,9 @@ def progress_bar(description: str):
     """A rich progress bar on stderr, shown from the first report; yields a callback(done, total)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if not err.is_terminal:  # a log file or a pipe: no bar (it would leave empty lines)
+        yield lambda done, total: None
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     progress = Progress(*columns, console=err, transient=True)
     task = progress.add_task(description, total=None)
@@ -100,7 +135,7 @@ def print_json(data, compact: bool = False) -> None:
 
 @command
 def extract(
-    video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False)],
+    video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False, readable=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
     stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (squats are slow).")] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
@@ -115,6 +150,7 @@ def extract(
     output = output or Path(video.stem + ".npz")
     if output.suffix != ".npz":
         raise typer.BadParameter(f"{output}: the output must end in .npz", param_hint="'-o'")
+    check_output_file(output, inputs=[video])
     with progress_bar(f"pose {video.name}") as report:
         result = extract_video(video, stride=stride, progress=report)
     write_joints_npz(output, result.clip)
@@ -132,6 +168,8 @@ def extract(
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
     for a, b in result.long_gaps:
         table.add_row("[yellow]gap without a person[/]", f"{a:.1f}-{b:.1f} s (interpolated)")
+    for note in result.notes:
+        table.add_row("[yellow]note[/]", escape(note))
     table.add_row("joints written", f"{len(result.clip.joints)} frames at 30 fps")
     table.add_row("time", f"{result.seconds:.1f} s (pose model {result.pose_seconds:.1f} s)")
     out.print(table)
@@ -140,9 +178,9 @@ def extract(
 @command
 def synth(
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder to write the corpus to (paper's Pose_Dataset layout + joints/*.npz + manifest.csv); must be new or empty.", show_default=False)] = None,
-    clips_per_class: Annotated[int, typer.Option("--clips-per-class", "-n", min=1, help="Clips of each of the 7 classes.")] = CLIPS_PER_CLASS,
-    subjects: Annotated[int, typer.Option("--subjects", "-s", min=1, help="Synthetic people (each performs every class; use --split subject when training).")] = SUBJECTS,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed writes identical files.")] = 0,
+    clips_per_class: Annotated[int, typer.Option("--clips-per-class", "-n", min=1, max=MAX_CLIPS_PER_CLASS, help="Clips of each of the 7 classes.")] = CLIPS_PER_CLASS,
+    subjects: Annotated[int, typer.Option("--subjects", "-s", min=1, max=MAX_SUBJECTS, help="Synthetic people (each performs every class; use --split subject when training).")] = SUBJECTS,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: the same seed writes identical files.")] = 0,
     clean: Annotated[bool, typer.Option("--clean", help="Write the exact joints, without pose-estimator noise.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing synthetic corpus in --out.")] = False,
     preview: Annotated[Optional[Path], typer.Option("--preview", help="Also (or only) write a PNG contact sheet: side and front stick figures of each class at the bottom of a rep.", show_default=False)] = None,
@@ -157,7 +195,10 @@ def synth(
         raise typer.BadParameter(f"{preview}: the preview must be a .png, .pdf or .svg file", param_hint="'--preview'")
     if output is not None:
         synthetic.check_output_folder(output, overwrite)  # before writing anything
+        check_output_folder(Path(output).expanduser().parent, target=output)  # where its temporary folder goes
+        synthetic.check_disk_space(output, clips_per_class)
     if preview is not None:
+        check_output_file(preview)
         synth_preview(preview, seed=seed)
         err.print(f"preview written to {escape(str(preview))}")
     if output is None:
@@ -195,8 +236,8 @@ def train(
     inputs: Annotated[Inputs, typer.Option("--inputs", help="What the model reads. rep: each rep time-normalised, per-frame angles and ratios plus the rep's measurements, with foot points; rep-nofeet: the same without feet (19-joint inputs); clip: the paper's 300-frame windows of the 171 joint distances (all the paper's dataset allows); auto: rep once real reps are in --data, clip otherwise.")] = Inputs.auto,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs to run (early stopping usually ends sooner) (default: clip cnn 60, lstm 80; rep 80).", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Rows per gradient step (default: clip 32, rep 64).", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", callback=positive, help="Adam learning rate, greater than 0 (default: clip cnn 1e-3, lstm 2e-3; rep 3e-3).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for the split, the initial weights and the shuffling.")] = 0,
+    lr: Annotated[Optional[float], typer.Option("--lr", callback=learning_rate, help="Adam learning rate, greater than 0 and at most 1 (default: clip cnn 1e-3, lstm 2e-3; rep 3e-3).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed for the split, the initial weights and the shuffling.")] = 0,
     split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person or recording session, each data source on its own (needs subjects: the synthetic corpus, the real reps' recording dates, or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: clip 64, rep 16; paper 256).", show_default=False)] = None,
@@ -246,6 +287,12 @@ def train(
         inputs=spec,
         synthetic_weight=synthetic_weight,
     ).resolved()
+    from squatcli.models import model_paths
+
+    if output.is_dir() or not output.name:
+        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras and NAME.json)", output)
+    for path in model_paths(output):  # both files can be written, before the data is read and the model trained
+        check_output_file(path)
     with progress_bar("reading clips") as report:
         dataset, data_info = training.load_data(specs, spec, progress=report)
     split_kind = training.resolve_split(config.split, dataset)
@@ -304,7 +351,7 @@ def evaluate(
     folds: Annotated[Optional[int], typer.Option("--folds", min=2, help="--cv: deal the groups into this many folds (default: leave one group out).", show_default=False)] = None,
     inputs: Annotated[Inputs, typer.Option("--inputs", help="--cv: what the models read (see squat train --help).")] = Inputs.auto,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="--cv: weight of a synthetic row against a real one.")] = 1.0,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="--cv: seed for the folds, splits and weights.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="--cv: seed for the folds, splits and weights.")] = 0,
     roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot), confusion_MODEL.png and reliability.png (calibration of P(good)) to --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="Folder for the --roc figures.")] = Path("."),
@@ -317,6 +364,8 @@ def evaluate(
     """
     from squatcli import evaluation, metrics
 
+    if roc:  # the figures can be written there, before any model is loaded or clip scored
+        check_output_file(check_output_folder(out_dir) / "roc.png")
     if cv:
         from squatcli import train as training
 
@@ -402,7 +451,7 @@ EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
 
 @command
 def assess(
-    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False)] = None,
+    inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False, readable=False)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to NAME.keras.")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
@@ -427,6 +476,12 @@ def assess(
             raise typer.BadParameter(f"{annotate}: the annotated video must end in .mp4", param_hint="'--annotate'")
         if len(paths) != 1:
             raise typer.BadParameter("--annotate takes exactly one input video", param_hint="'--annotate'")
+        try:
+            check_output_file(annotate, inputs=paths)
+        except SquatError as e:
+            if as_json:
+                print_json(failure(paths[0], e), compact=True)
+            raise
     from squatcli.models import BUNDLED, load_model
 
     t = time.perf_counter()
@@ -447,7 +502,8 @@ def assess(
                 result = assess_one(path, model, stride=stride, progress=report, cache=cache)
             if annotate is not None:
                 write_annotation(result, annotate)
-        except SquatError as e:
+        except Exception as caught:  # any failure is this input's error; the batch goes on
+            e = caught if isinstance(caught, SquatError) else unexpected(caught, path)
             failed += 1
             results.append((path, None, e))
             if as_json:
@@ -490,7 +546,7 @@ def render_assessment(result) -> None:
     table.add_column("probability", justify="right")
     table.add_column("", min_width=20)
     for i in np.argsort(-probs):
-        bar = "█" * int(round(probs[i] * 20))
+        bar = glyph("█", "#") * int(round(probs[i] * 20))
         style = "green" if i == GOOD else ("bold" if i == result.main_fault else "")
         table.add_row(squat_class(result.classes[i]).name, f"{probs[i]:.1%}", bar, style=style)
     out.print(table)
@@ -525,7 +581,8 @@ def render_reps(report, verdicts: dict[int, dict] | None = None) -> None:
         return
     table = Table(title=f"{report.count} rep(s)" + (f" + {report.partial_count} partial" if report.partial_count else ""),
                   title_justify="left", caption=NOTE, caption_justify="left")  # fmt: skip
-    columns = ["rep", "time s"] + (["verdict"] if verdicts else []) + ["depth*", "knee °", "knee/ankle", "trunk lean °", "head °", "out of range"]
+    deg = glyph(" °", " deg")
+    columns = ["rep", "time s"] + (["verdict"] if verdicts else []) + ["depth*", f"knee{deg}", "knee/ankle", f"trunk lean{deg}", f"head{deg}", "out of range"]
     for name in columns:
         table.add_column(name, justify="left" if name in ("out of range", "verdict") else "right", no_wrap=name == "rep")
 
@@ -552,6 +609,15 @@ def render_reps(report, verdicts: dict[int, dict] | None = None) -> None:
               "(cut) = a rep the clip starts or ends inside[/]")
 
 
+def glyph(fancy: str, plain: str) -> str:
+    """`fancy` where stdout can encode it (UTF-8), else its ASCII stand-in."""
+    try:
+        fancy.encode(out.encoding or "ascii")
+        return fancy
+    except (UnicodeEncodeError, LookupError):
+        return plain
+
+
 def render_batch_summary(results) -> None:
     from rich.table import Table
 
@@ -571,6 +637,10 @@ def render_batch_summary(results) -> None:
 
 
 def main() -> None:
+    interrupts.install()  # before anything slow, so Ctrl-C and SIGTERM are never lost
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets "?", not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     app()
 
 

@@ -22,7 +22,9 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +33,14 @@ import numpy as np
 
 from squatcli.errors import SquatError
 from squatcli.features import fit_window, normalise
+from squatcli.files import read_json, require_input_file
 from squatcli.skeleton import (
     ALL_CLASSES,
     CLASSES,
     FEET,
     FPS,
+    MAX_FPS,
+    MIN_FPS,
     N_CLASSES,
     N_FEATURES,
     N_FEET,
@@ -44,6 +49,7 @@ from squatcli.skeleton import (
     J,
     class_index,
 )
+from squatcli.video import require_max_duration
 
 PAPER_SUBDIR = "1115_3djoints_index"
 MANIFEST = "manifest.csv"
@@ -70,6 +76,58 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_outputs(*paths: str | Path) -> Iterator[tuple[Path, ...]]:
+    """`atomic_output` for files that belong together (a model and its metadata): yields one temporary path per
+    file; when the block succeeds all of them are moved into place, and if any move fails the ones already moved
+    are undone, so the files there before are left as they were."""
+    targets = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    try:
+        for path in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+            os.close(fd)
+            os.chmod(tmp, default_mode(0o666))
+            tmps.append(Path(tmp))
+        yield tuple(tmps)
+        _replace_together(tmps, targets)
+    finally:
+        for tmp in tmps:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _replace_together(tmps: list[Path], targets: list[Path]) -> None:
+    """Move each tmp onto its target; if a move fails, undo the ones done (an old file is kept as a hard link
+    until all moves succeeded)."""
+    moved: list[tuple[Path, Path | None]] = []  # (target, the hard link to its old file, or None if it was new)
+    backups: list[Path] = []
+    try:
+        for tmp, target in zip(tmps, targets):
+            backup = None
+            if target.is_file():
+                backup = target.with_name(f".{target.name}.{os.getpid()}.old")
+                try:
+                    os.link(target, backup)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, backup)
+                backups.append(backup)
+            os.replace(tmp, target)
+            moved.append((target, backup))
+    except BaseException:
+        for target, backup in reversed(moved):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink()
+        raise
+    finally:
+        for backup in backups:
+            if backup.exists():
+                backup.unlink()
 
 
 def default_mode(base: int) -> int:
@@ -133,32 +191,75 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
         np.savez_compressed(f, **arrays)
 
 
+NPZ_KEYS = ("joints", "fps", "confidence", "label")  # the only arrays of a joints .npz that are read
+MAX_NPZ_ARRAY_BYTES = 256 * 2**20  # per array: ~580,000 frames of float64 joints, far over MAX_SECONDS at 30 fps
+MAX_COORDINATE = 1e6  # metres; larger joint coordinates are not a person (and overflow in float32 distances)
+
+
+def read_npz_arrays(path: str | Path, keys: tuple[str, ...],
+                    max_bytes: int = MAX_NPZ_ARRAY_BYTES) -> tuple[dict[str, np.ndarray], list[str]]:  # fmt: skip
+    """(the arrays named `keys` that an .npz holds, the names of all it holds). Other arrays are never
+    decompressed, and each one read is refused before reading if its header declares more than `max_bytes`;
+    pickled (object) arrays are refused too."""
+    path = require_input_file(path, "joints .npz file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise SquatError(f"not a readable .npz file ({type(e).__name__})", path) from None
+    arrays = {}
+    with archive:
+        members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+        for key in keys:
+            if key not in members:
+                continue
+            try:
+                with archive.open(members[key]) as f:
+                    version = np.lib.format.read_magic(f)
+                    shape, _, dtype = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                                       else np.lib.format.read_array_header_2_0(f))  # fmt: skip
+                size = int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
+                if dtype.hasobject:
+                    raise SquatError(f"{key!r} holds Python objects (pickle); refusing to load it", path)
+                if size > max_bytes:
+                    raise SquatError(f"{key!r} declares {size / 1e6:,.0f} MB (shape {shape}); at most "
+                                     f"{max_bytes / 1e6:,.0f} MB is read", path)  # fmt: skip
+                with archive.open(members[key]) as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+            except SquatError:
+                raise
+            except Exception as e:  # zip, zlib, CRC and npy format errors all mean "not a joints file"
+                raise SquatError(f"not a readable .npz file ({type(e).__name__} in {key!r})", path) from None
+    return arrays, sorted(members)
+
+
 def read_joints_npz(path: str | Path) -> JointsClip:
     """Read and validate a joints clip; any problem is a SquatError naming the file."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise SquatError("no such file", path) from None
-    except Exception as e:  # zipfile/pickle/format errors all mean "not a joints file"
-        raise SquatError(f"not a readable .npz file ({type(e).__name__})", path) from None
+    contents, present = read_npz_arrays(path, NPZ_KEYS)
     for key in ("joints", "fps"):
         if key not in contents:
-            raise SquatError(f"missing key {key!r} (has {sorted(contents) or 'nothing'})", path)
+            raise SquatError(f"missing key {key!r} (has {present or 'nothing'})", path)
     joints = contents["joints"]
     if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3) or len(joints) == 0:
         raise SquatError(f"'joints' must have shape (T, {N_JOINTS}, 3), got {joints.shape}", path)
-    if not np.issubdtype(joints.dtype, np.number) or not np.all(np.isfinite(joints)):
+    if joints.dtype.kind not in "iuf" or not np.all(np.isfinite(joints)):
         raise SquatError("'joints' contains NaN, infinite or non-numeric values", path)
+    largest = float(np.abs(joints).max())
+    if largest > MAX_COORDINATE:
+        raise SquatError(f"'joints' holds coordinates up to {largest:.3g}; joints are in metres and must stay within "
+                         f"±{MAX_COORDINATE:g}", path)  # fmt: skip
     fps = contents["fps"]
-    if fps.size != 1 or not np.issubdtype(fps.dtype, np.number) or not np.isfinite(float(fps)) or float(fps) <= 0:
+    if fps.size != 1 or fps.dtype.kind not in "iuf" or not np.isfinite(float(fps)) or float(fps) <= 0:
         raise SquatError(f"'fps' must be one positive number, got {fps.tolist()!r}", path)
+    if not MIN_FPS <= float(fps) <= MAX_FPS:
+        raise SquatError(f"'fps' is {float(fps):g}; a joints clip must be sampled at {MIN_FPS:g} to {MAX_FPS:g} "
+                         "frames per second", path)  # fmt: skip
+    require_max_duration(len(joints) / float(fps), path)
     confidence = contents.get("confidence")
     if confidence is not None:
         if confidence.shape != joints.shape[:2]:
             raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
-        if not np.issubdtype(confidence.dtype, np.number) or not np.all(np.isfinite(confidence)):
+        if confidence.dtype.kind not in "iuf" or not np.all(np.isfinite(confidence)):
             raise SquatError("'confidence' contains NaN, infinite or non-numeric values", path)
     feet = contents.get("feet")
     if feet is not None:
@@ -169,7 +270,9 @@ def read_joints_npz(path: str | Path) -> JointsClip:
         feet = feet.astype(np.float32)
     label = contents.get("label")
     if label is not None:
-        label = str(label)
+        if label.size != 1:
+            raise SquatError(f"'label' must be one class name, got shape {label.shape}", path)
+        label = str(label.reshape(()))
         try:
             label = ALL_CLASSES[class_index(label, ALL_CLASSES)].key
         except KeyError as e:
@@ -183,13 +286,7 @@ def read_joints_npz(path: str | Path) -> JointsClip:
 def read_paper_json(path: str | Path) -> np.ndarray:
     """One clip in the paper's JSON format -> (T, 171) distances, float64 exactly as stored, frames in index order."""
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise SquatError("no such file", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SquatError(f"not valid JSON ({e.__class__.__name__}: {str(e).splitlines()[0]})", path) from None
+    data = read_json(path)
     if not isinstance(data, dict) or not data:
         raise SquatError('expected an object of frames {"0": {"index": 0, "3d_joint": [...]}, ...}', path)
     frames = []
@@ -205,10 +302,16 @@ def read_paper_json(path: str | Path) -> np.ndarray:
             frames.append((int(index), np.array(values, dtype=np.float64)))
         except (TypeError, ValueError):
             raise SquatError(f"frame {key!r} has a non-numeric index or value", path) from None
+        except OverflowError:  # "index": 1e999 reads as infinity
+            raise SquatError(f"frame {key!r} has an infinite index", path) from None
     frames.sort(key=lambda f: f[0])
     dist = np.stack([f[1] for f in frames])
     if not np.all(np.isfinite(dist)):
         raise SquatError("'3d_joint' contains NaN or infinite values", path)
+    if np.any(dist < 0):
+        first = int(np.flatnonzero((dist < 0).any(axis=1))[0])
+        raise SquatError(f"'3d_joint' holds negative distances (first in frame {first}); a distance is never negative",
+                         path)  # fmt: skip
     return dist
 
 
@@ -460,8 +563,11 @@ def read_manifest_subjects(root: Path) -> dict[str, str] | None:
     manifest = root / MANIFEST
     if not manifest.exists():
         return None
-    with open(manifest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(require_input_file(manifest), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SquatError(f"not a readable CSV file ({type(e).__name__})", manifest) from None
     if rows and not {"path", "subject"} <= set(rows[0]):
         raise SquatError("manifest needs columns 'path' and 'subject'", manifest)
     return {r["path"]: r["subject"] for r in rows}
@@ -482,10 +588,7 @@ def read_corpus_info(root: Path) -> dict | None:
     path = root / CORPUS_INFO
     if not path.exists():
         return None
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SquatError(f"not valid JSON ({type(e).__name__})", path) from None
+    info = read_json(path)
     missing = [k for k in CORPUS_KEYS if not isinstance(info, dict) or k not in info]
     if missing:
         raise SquatError(f"corpus description lacks {', '.join(missing)}", path)

@@ -29,16 +29,21 @@ def distances(joints: np.ndarray) -> np.ndarray:
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3):
         raise ValueError(f"joints must have shape (T, {N_JOINTS}, 3), got {joints.shape}")
-    diff = joints[:, PAIR_I, :] - joints[:, PAIR_J, :]
-    return np.sqrt((diff**2).sum(-1)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, which body_scale names
+        diff = joints[:, PAIR_I, :] - joints[:, PAIR_J, :]
+        return np.sqrt((diff**2).sum(-1)).astype(np.float32)
 
 
 def body_scale(dist: np.ndarray) -> float:
     """A clip's body scale: median over frames of the mean length of the rigid SCALE_BONES (≈ 0.35 m in adults)."""
     dist = _check_features(dist)
+    if not np.all(np.isfinite(dist)):
+        raise ValueError("distances are not finite (NaN, or too large to compute: coordinates far beyond metres?)")
+    if np.any(dist < 0):
+        raise ValueError("negative distances (a distance is never negative)")
     scale = float(np.median(dist[:, _SCALE_COLUMNS].mean(axis=1)))
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError("body scale is zero or undefined: all joints coincide")
+    if not scale > 0:
+        raise ValueError("body scale is zero: all joints coincide")
     return scale
 
 

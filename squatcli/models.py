@@ -38,8 +38,9 @@ from keras import layers
 
 tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the user's terminal
 
-from squatcli.datasets import atomic_output
+from squatcli.datasets import atomic_outputs
 from squatcli.errors import SquatError
+from squatcli.files import read_json, require_input_file
 from squatcli.inputs import PAPER_INPUTS, InputSpec
 from squatcli.skeleton import ALL_CLASS_KEYS, CLASS_KEYS, GOOD, MODEL_KINDS, N_FEATURES, WINDOW
 
@@ -361,7 +362,7 @@ def save_model(model: keras.Model, metadata: dict[str, Any], out: str | Path) ->
     """Write `OUT.keras` and `OUT.json` (a suffix on `out` is ignored); each file appears whole or not at all."""
     keras_path, json_path = model_paths(Path(out))
     text = json.dumps(metadata, indent=1, sort_keys=False, default=_json_default)
-    with atomic_output(keras_path) as tmp_model, atomic_output(json_path) as tmp_json:
+    with atomic_outputs(keras_path, json_path) as (tmp_model, tmp_json):  # both files, or neither
         model.save(tmp_model)
         tmp_json.write_text(text + "\n", encoding="utf-8")
     return keras_path, json_path
@@ -373,6 +374,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
     metadata = read_metadata(json_path)
     if not keras_path.exists():
         raise SquatError("no such model file", keras_path)
+    check_keras_archive(require_input_file(keras_path, "model file"))
     try:
         model = keras.saving.load_model(keras_path, compile=False)
     except Exception as e:  # zip, h5 and deserialisation errors all mean "not a model we can read"
@@ -413,14 +415,60 @@ def load_for(name: str, joints: np.ndarray | None, feet: np.ndarray | None, cach
     raise SquatError(f"no model of {name!r} can read this input: {'; '.join(reasons)}")
 
 
+def check_keras_archive(path: Path) -> None:
+    """A `.keras` file is a zip archive holding config.json and the weights: say plainly when it is not (Keras
+    itself answers "File not found" for a file that exists but is damaged)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()  # CRC of every member: catches a truncated or altered file
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise SquatError(f"not a readable Keras model (not a zip archive: truncated or not a .keras file; "
+                         f"{type(e).__name__})", path) from None  # fmt: skip
+    if damaged is not None:
+        raise SquatError(f"not a readable Keras model (damaged archive: {damaged} fails its checksum)", path)
+    missing = sorted({"config.json", "model.weights.h5"} - names)
+    if missing:
+        raise SquatError(f"not a readable Keras model (the archive lacks {', '.join(missing)})", path)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (not a bool; ints of any length)."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+# The type of each metadata field squatcli reads: (required, check, what it must be). `read_metadata` checks them
+# all when a model loads, so a bad file fails there in one line, never later while assessing or evaluating.
+# Extend this table with any new field the code reads.
+METADATA_FIELDS: dict[str, tuple[bool, Any, str]] = {
+    "classes": (True, _is_str_list, "a list of class names"),
+    "window": (True, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "threshold": (True, lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "features": (True, lambda v: isinstance(v, dict), "an object"),
+    "name": (False, lambda v: isinstance(v, str), "a string"),
+    "kind": (False, lambda v: isinstance(v, str), "a string"),
+    "parameters": (False, lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer"),
+    "data": (False, lambda v: isinstance(v, dict), "an object"),
+    "training": (False, lambda v: isinstance(v, dict), "an object"),
+    "validation": (False, lambda v: isinstance(v, dict), "an object"),
+    "inputs": (False, lambda v: isinstance(v, dict), "an object"),
+    "calibration": (False, lambda v: isinstance(v, dict), "an object"),
+    "standardisation": (False, lambda v: isinstance(v, dict), "an object"),
+}
+
+
 def read_metadata(json_path: Path) -> dict[str, Any]:
-    """A model's metadata, validated (`check_metadata`)."""
+    """A model's metadata, validated (`check_metadata`) when the model loads, so a bad file fails there in one
+    line, never later while assessing or evaluating."""
     if not json_path.exists():
         raise SquatError("no such model metadata file (every NAME.keras needs its NAME.json)", json_path)
-    try:
-        metadata = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SquatError(f"model metadata is not valid JSON ({type(e).__name__})", json_path) from None
+    metadata = read_json(json_path)
     try:
         check_metadata(metadata)
     except ValueError as e:
@@ -433,9 +481,14 @@ def check_metadata(metadata: Any) -> None:
     good, inputs it can compute, a threshold in [0, 1], finite calibration parameters."""
     if not isinstance(metadata, dict) or metadata.get("format") != METADATA_FORMAT:
         raise ValueError(f"not squatcli model metadata (no \"format\": \"{METADATA_FORMAT}\")")
-    missing = [k for k in ("classes", "window", "threshold", "features") if k not in metadata]
+    missing = [k for k, (required, _, _) in METADATA_FIELDS.items() if required and k not in metadata]
     if missing:
         raise ValueError(f"model metadata lacks {', '.join(missing)}")
+    for key, (_, valid, expected) in METADATA_FIELDS.items():
+        if key in metadata and not valid(metadata[key]):
+            shown = json.dumps(metadata[key])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise ValueError(f"model metadata {key!r} must be {expected}, got {shown}")
     classes = metadata["classes"]
     if (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes)
             or classes[:1] != ["good"] or not set(classes) <= set(ALL_CLASS_KEYS)):  # fmt: skip

@@ -18,6 +18,10 @@ N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
 # median difference on a 10 s 720p squat video (bench/bench_extract.py).
 DEFAULT_STRIDE = 3
 MIN_SECONDS = 1.0  # shorter clips hold less than a rep: every input kind is refused below this
+# Longer clips are refused (an hour of joints at 30 fps is 108,000 frames, ~50 MB): bounds memory and time.
+MAX_SECONDS = 3600.0
+# The frame rates a joints clip may declare, and a video's container may (outside it, FPS is assumed).
+MIN_FPS, MAX_FPS = 1.0, 1000.0
 # The head top is not a BlazePose landmark: the ear midpoint pushed on along neck -> ears by this fraction of the
 # neck-to-ears distance (the vertex sits ~12 cm above the ears). pose.py builds it so; synth.py imitates it.
 HEAD_TOP_EXTENSION = 0.5

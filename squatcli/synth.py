@@ -33,6 +33,7 @@ model at a stride (or are lost) and are filled by linear interpolation as in `po
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import shutil
@@ -58,6 +59,7 @@ from squatcli.datasets import (
 )
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, distances, fit_window, midpoint
+from squatcli.files import nearest_existing
 from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
@@ -66,6 +68,9 @@ GENERATOR_VERSION = 2  # bump whenever the output for a given seed changes (inva
 # because generalising to new people is the hard part: with 60 people (48 to train) the default CNN scored 89.0 %
 # on held-out people, with 120 people 93.1 % (same recipe; see models/README.md).
 CLIPS_PER_CLASS, SUBJECTS = 600, 120
+# The largest corpus `squat synth` writes: 70,000 clips, about 37 GB and an hour on 2 cores.
+MAX_CLIPS_PER_CLASS, MAX_SUBJECTS = 10_000, 10_000
+BYTES_PER_CLIP = 560_000  # on disk, written by build_corpus: paper JSON ~470 kB + joints .npz ~65 kB (measured)
 CLIP_SECONDS = WINDOW / FPS
 ARM_POSTURES = ("forward", "crossed", "hips", "bar", "overhead", "clasped")
 _K = {k: i for i, k in enumerate(CLASS_KEYS)}
@@ -629,8 +634,11 @@ def _clip_rng(seed: int, label: int, index: int) -> np.random.Generator:
 
 def corpus_plan(clips_per_class: int, subjects: int, seed: int) -> tuple[list[Subject], list[tuple[int, int, int]]]:
     """The subjects and, for every clip, (label, index within class, subject index): a pure function of seed."""
-    if clips_per_class < 1 or subjects < 1:
-        raise SquatError("--clips-per-class and --subjects must be at least 1")
+    if not (1 <= clips_per_class <= MAX_CLIPS_PER_CLASS and 1 <= subjects <= MAX_SUBJECTS):
+        raise SquatError(f"--clips-per-class must be 1 to {MAX_CLIPS_PER_CLASS:,} and --subjects 1 to "
+                         f"{MAX_SUBJECTS:,}")  # fmt: skip
+    if seed < 0:
+        raise SquatError(f"the seed must be 0 or more, got {seed}")
     people = make_subjects(subjects, np.random.default_rng([seed, GENERATOR_VERSION, 0]))
     plan = []
     for label in range(N_CLASSES):
@@ -760,6 +768,15 @@ def check_output_folder(out_dir: str | Path, overwrite: bool) -> Path:
     return out
 
 
+def check_disk_space(out_dir: str | Path, clips_per_class: int) -> None:
+    """Refuse up front a corpus that would not fit on the disk it goes to (BYTES_PER_CLIP per clip)."""
+    need = BYTES_PER_CLIP * clips_per_class * N_CLASSES
+    free = shutil.disk_usage(nearest_existing(out_dir)).free
+    if need > free:
+        raise SquatError(f"{clips_per_class * N_CLASSES:,} clips need about {need / 1e9:.1f} GB; only "
+                         f"{free / 1e9:.1f} GB is free there", out_dir)  # fmt: skip
+
+
 def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,
                  noise: bool = True, workers: int | None = None, overwrite: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> list[dict]:  # fmt: skip
@@ -780,7 +797,9 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, su
         if workers > 1 and len(jobs) >= 50:
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(workers) as pool:
+            from squatcli.interrupts import quiet_worker
+
+            with mp.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
                 for k, row in enumerate(pool.imap(_generate_and_write, jobs, chunksize=8)):
                     rows.append(row)
                     if progress:
@@ -797,13 +816,20 @@ def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, su
         (tmp / CORPUS_INFO).write_text(json.dumps(corpus_info(clips_per_class, subjects, seed, noise), indent=1) + "\n",
                                        encoding="utf-8")  # fmt: skip
         os.chmod(tmp, default_mode(0o777))
-        if out.exists():
+        if overwrite and out.exists():
+            check_output_folder(out, overwrite)  # still a synthetic corpus (another process may have written there)
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, old / "x")
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, out)
+            try:  # atomic: fails if `out` was filled meanwhile (by another `squat synth`), replaces an empty folder
+                os.rename(tmp, out)
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    raise
+                raise SquatError("was written by another process while this corpus was generated; left it as it "
+                                 "is (pass --overwrite to replace a synthetic corpus)", out) from None  # fmt: skip
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

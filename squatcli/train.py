@@ -55,6 +55,7 @@ from squatcli.skeleton import (
 )
 
 PLATEAU_PATIENCE = 3  # epochs without a lower validation loss before the learning rate is halved
+MAX_LR = 1.0  # Adam diverges (NaN weights) long before this
 SYNTHETIC = "synthetic"
 # What a model reads (`--inputs`): rep windows with foot points (videos), without (19-joint inputs), or the
 # paper's clip windows of the 171 distances (what the paper's dataset allows).
@@ -222,8 +223,10 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_KINDS:
             raise SquatError(f"unknown model {self.model!r}; expected one of {', '.join(MODEL_KINDS)}")
-        if self.lr is not None and not 0 < self.lr < float("inf"):
-            raise SquatError(f"the learning rate must be a finite number greater than 0, got {self.lr}")
+        if self.lr is not None and not 0 < self.lr <= MAX_LR:
+            raise SquatError(f"the learning rate must be greater than 0 and at most {MAX_LR:g}, got {self.lr}")
+        if self.seed < 0:
+            raise SquatError(f"the seed must be 0 or more, got {self.seed}")
         if not 0 <= self.synthetic_weight < float("inf"):
             raise SquatError(f"the synthetic weight must be a finite number >= 0, got {self.synthetic_weight}")
         d = (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS)[self.model]
@@ -468,6 +471,8 @@ def train(
                        for k, (m, d) in stats.items()}  # fmt: skip
     base = {"classes": list(data.classes), "inputs": spec.to_dict(), "standardisation": standardisation}
     raw = models.Classifier(model, _stub_metadata(base), name=name or cfg.model).predict(va.inputs, calibrated=False)
+    if not np.all(np.isfinite(raw)):
+        raise SquatError(f"training diverged (the model outputs NaN); try a smaller learning rate than {cfg.lr:g}")
     cal = calibration_rows(va)
     platt = metrics.fit_platt(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
     val_probs = models.calibrate(raw, *platt)

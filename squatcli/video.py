@@ -6,6 +6,7 @@ videos keep their real timing; otherwise they are frame index / nominal fps.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from squatcli.errors import SquatError
-from squatcli.skeleton import FPS, MIN_SECONDS
+from squatcli.files import require_input_file
+from squatcli.skeleton import FPS, MAX_FPS, MAX_SECONDS, MIN_FPS, MIN_SECONDS
+
+# FFmpeg (inside OpenCV) prints its own warnings ("moov atom not found", "partial file") on stderr; squatcli says
+# what went wrong in one line instead. Read when OpenCV first opens a video, so setting them here is in time.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
@@ -29,23 +36,29 @@ class VideoInfo:
     height: int
 
 
+def open_video(path: str | Path):
+    """A cv2.VideoCapture on `path` that applies the video's rotation metadata, so a portrait phone video stored
+    landscape decodes upright (OpenCV 4.11 does not by default); every capture squatcli opens comes from here."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # width and height then report the upright size too
+    return cap
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Open a video and read its header; SquatError if it is missing or OpenCV cannot open it."""
     import cv2
 
-    path = Path(path)
-    if not path.exists():
-        raise SquatError("no such file", path)
-    if path.is_dir():
-        raise SquatError("is a folder, not a video", path)
-    cap = cv2.VideoCapture(str(path))
+    path = require_input_file(path, "video")
+    cap = open_video(path)
     try:
         if not cap.isOpened():
             raise SquatError("not a video OpenCV can open (unknown format or corrupt file)", path)
         fps = cap.get(cv2.CAP_PROP_FPS)
         return VideoInfo(
             path=path,
-            fps=float(fps) if fps and np.isfinite(fps) and 1 <= fps <= 1000 else float(FPS),
+            fps=float(fps) if fps and np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS else float(FPS),
             frame_count=int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
             width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
             height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -64,7 +77,7 @@ def read_frames(path: str | Path, stride: int = 1) -> Iterator[tuple[int, float,
     import cv2
 
     info = probe(path)
-    cap = cv2.VideoCapture(str(info.path))
+    cap = open_video(info.path)
     try:
         index = 0
         while True:
@@ -87,6 +100,12 @@ def require_duration(frames_at_30fps: int, path: str | Path) -> None:
     """Refuse a clip under MIN_SECONDS (counted in frames at 30 fps, whatever the input's own rate)."""
     if frames_at_30fps < round(MIN_SECONDS * FPS):
         raise SquatError(f"clip is {frames_at_30fps / FPS:.2f} s long; at least {MIN_SECONDS:g} s (one rep) is needed", path)
+
+
+def require_max_duration(seconds: float, path: str | Path) -> None:
+    """Refuse a clip over MAX_SECONDS (before its 30 fps grid is allocated)."""
+    if not seconds <= MAX_SECONDS:
+        raise SquatError(f"clip lasts {seconds:,.0f} s; at most {MAX_SECONDS:,.0f} s is accepted", path)
 
 
 def clean_timestamps(stamps: np.ndarray, fps: float) -> np.ndarray:
