@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from squatcli.inputs import PAPER_INPUTS
 from squatcli import models  # noqa: E402  (models first: it quiets TensorFlow)
 from squatcli import evaluation  # noqa: E402
 from squatcli import train as T  # noqa: E402
@@ -135,7 +136,7 @@ def bench_inference(args) -> dict:
             clf = models.load_model(name)
         except Exception as e:  # noqa: BLE001  (not trained yet: build one with the default architecture)
             log(f"{name}: {e}; timing an untrained default model")
-            clf = models.Classifier(models.build(name, np.zeros(N_FEATURES), np.ones(N_FEATURES)), {"threshold": 0.5}, name)
+            clf = models.Classifier(models.build(name, PAPER_INPUTS, {"features": (np.zeros(N_FEATURES), np.ones(N_FEATURES))}), {"threshold": 0.5}, name)
         clf.predict(x)
         fast = []
         for _ in range(args.calls):

@@ -204,9 +204,9 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet)
 
 
-def assess_motion(motion: Motion, model: str = "cnn", cache: dict | None = None) -> Assessment:
-    """Score a motion with the model `model` (a bundled kind, name or path; see the module doc for the choice)
-    and measure its reps. `cache` (name -> loaded Classifier) spares reloading models across a batch."""
+def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None) -> Assessment:
+    """Score a motion with the model `model` (a bundled kind, name or path, see the module doc for the choice; or
+    a loaded models.Classifier) and measure its reps. `cache` (name -> loaded Classifier) spares reloading models across a batch."""
     from squatcli.inputs import compute
     from squatcli.models import load_for
     from squatcli.reps import measure_reps
@@ -246,7 +246,7 @@ def assess_motion(motion: Motion, model: str = "cnn", cache: dict | None = None)
                       {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
 
 
-def assess(path: Path, model: str = "cnn", stride: int = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:
+def assess(path: Path, model: Any = "cnn", stride: int = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:
     """One input, end to end."""
     start = time.perf_counter()
     result = assess_motion(load_motion(path, stride, progress), model, cache)

@@ -336,7 +336,7 @@ def train(
         table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on validation)")
         if md["calibration"]["method"] != "none":
             c = md["calibration"]
-            table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} validation rows")
+            table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} rows")
         out.print(table)
     if result.interrupted:
         raise typer.Exit(130)

@@ -191,7 +191,7 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
         np.savez_compressed(f, **arrays)
 
 
-NPZ_KEYS = ("joints", "fps", "confidence", "label")  # the only arrays of a joints .npz that are read
+NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet")  # the only arrays of a joints .npz that are read
 MAX_NPZ_ARRAY_BYTES = 256 * 2**20  # per array: ~580,000 frames of float64 joints, far over MAX_SECONDS at 30 fps
 MAX_COORDINATE = 1e6  # metres; larger joint coordinates are not a person (and overflow in float32 distances)
 
@@ -265,8 +265,9 @@ def read_joints_npz(path: str | Path) -> JointsClip:
     if feet is not None:
         if feet.shape != (len(joints), N_FEET, 3):
             raise SquatError(f"'feet' must have shape ({len(joints)}, {N_FEET}, 3), got {feet.shape}", path)
-        if not np.issubdtype(feet.dtype, np.number) or not np.all(np.isfinite(feet)):
-            raise SquatError("'feet' contains NaN, infinite or non-numeric values", path)
+        if feet.dtype.kind not in "iuf" or not np.all(np.isfinite(feet)) or np.abs(feet).max() > MAX_COORDINATE:
+            raise SquatError(f"'feet' contains NaN, infinite, non-numeric or out-of-range (beyond ±{MAX_COORDINATE:g}) "
+                             "values", path)  # fmt: skip
         feet = feet.astype(np.float32)
     label = contents.get("label")
     if label is not None:
@@ -404,16 +405,19 @@ def read_real_rep(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     Accepts the published form (float64 (300, 57) padded with rows of -1) and the trimmed float32 form: rows
     that are all -1 are missing frames; those at the ends are dropped, those inside are interpolated."""
     path = Path(path)
+    if not path.exists():
+        raise SquatError("no such file (listed in data.csv)", path)
     try:
-        points = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SquatError("no such file (listed in data.csv)", path) from None
+        points = np.load(require_input_file(path, "real rep .npy file"), allow_pickle=False)
+    except SquatError:
+        raise
     except Exception as e:
         raise SquatError(f"not a readable .npy file ({type(e).__name__})", path) from None
     if points.ndim != 2 or points.shape[1] != 57 or not np.issubdtype(points.dtype, np.number):
         raise SquatError(f"expected (T, 57) numbers (19 points x 3), got {points.shape} {points.dtype}", path)
     points = points.astype(np.float64)
-    missing = np.all(points == -1, axis=1) | ~np.all(np.isfinite(points), axis=1) | _implausible(points)
+    missing = np.all(points == -1, axis=1) | ~np.all(np.isfinite(points), axis=1)
+    missing |= _implausible(points, ~missing)
     seen = np.flatnonzero(~missing)
     if len(seen) < 2:
         raise SquatError("holds fewer than 2 frames with a pose", path)
@@ -427,12 +431,14 @@ def read_real_rep(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 REAL_MAX_REACH = 5.0  # a body point further than this many shank lengths from the hips is a triangulation failure
 
 
-def _implausible(points: np.ndarray) -> np.ndarray:
+def _implausible(points: np.ndarray, posed: np.ndarray) -> np.ndarray:
     """(T,) frames of real-layout points with a point implausibly far from the hip midpoint (REAL_MAX_REACH
-    shank lengths): a few reps hold frames where triangulation failed, with points metres away."""
+    shank lengths, the median over the `posed` frames): a few reps hold frames where triangulation failed, with
+    points metres away."""
     p = points.reshape(len(points), 19, 3)
     hips = 0.5 * (p[:, 9] + p[:, 10])
-    shank = np.nanmedian(0.5 * (np.linalg.norm(p[:, 11] - p[:, 13], axis=-1) + np.linalg.norm(p[:, 12] - p[:, 14], axis=-1)))
+    shanks = 0.5 * (np.linalg.norm(p[:, 11] - p[:, 13], axis=-1) + np.linalg.norm(p[:, 12] - p[:, 14], axis=-1))
+    shank = np.median(shanks[posed]) if posed.any() else 0.0
     with np.errstate(invalid="ignore"):
         return np.linalg.norm(p - hips[:, None], axis=-1).max(axis=1) > REAL_MAX_REACH * shank
 
@@ -450,7 +456,7 @@ def read_real_reps(root: str | Path, progress: Callable[[int, int], None] | None
     Units are the stereo calibration's (a shin is ~23 units), not metres: everything models read is free of scale.
     """
     root = Path(root)
-    csv_path = root / REAL_CSV
+    csv_path = require_input_file(root / REAL_CSV, "class table")
     try:
         with open(csv_path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -486,11 +492,11 @@ def read_real_reps(root: str | Path, progress: Callable[[int, int], None] | None
 
 @dataclass
 class Dataset:
-    """Labelled rows ready for a model: `x` its inputs (input name -> (N, ...) array; a plain array means the clip
-    windows (N, 300, 171) of the paper's road, input `features`), `y` (N,) indices into `classes`, a group per row
+    """Labelled rows ready for a model: its `inputs` (input name -> (N, ...) array; a plain array means the clip
+    windows (N, 300, 171) of the paper's road, input `features`, also `x`), `y` (N,) indices into `classes`, a group per row
     (`subjects`: person or session, when known) and for mixed data the `origin` of each row."""
 
-    x: dict[str, np.ndarray] | np.ndarray
+    inputs: dict[str, np.ndarray]
     y: np.ndarray
     ids: list[str]
     subjects: np.ndarray | None = None  # (N,) subject or session per row, when known
@@ -499,12 +505,17 @@ class Dataset:
     origin: np.ndarray | None = None  # (N,) e.g. "real" / "synthetic" for mixed data
 
     def __post_init__(self):
-        if not isinstance(self.x, dict):
-            self.x = {"features": self.x}
+        if not isinstance(self.inputs, dict):
+            self.inputs = {"features": self.inputs}
 
     @property
-    def inputs(self) -> dict[str, np.ndarray]:
-        return self.x  # type: ignore[return-value]
+    def x(self) -> np.ndarray:
+        """The clip windows (N, 300, 171) of data for the paper's road (input `features`)."""
+        return self.inputs["features"]
+
+    @x.setter
+    def x(self, value: np.ndarray) -> None:
+        self.inputs["features"] = value
 
     def __len__(self) -> int:
         return len(self.y)

@@ -189,7 +189,7 @@ def rep_frames(signals: dict[str, np.ndarray], start: int, end: int, spec: Input
     return np.stack([np.interp(t, idx, signals[c][start : end + 1]) for c in spec.frames], axis=-1)
 
 
-def to_dataset(clips, spec: InputSpec, origin: str, progress=None):
+def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip: int | None = None):
     """A `datasets.ClipSet` -> `datasets.Dataset` rows of the spec's inputs, through `compute` like every input.
 
     Clip windows: one row per clip, its first 300 frames or ping-pong padded (features.fit_window, the dataset
@@ -205,7 +205,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None):
     from squatcli.skeleton import FEET_CLASSES
 
     unseen = () if spec.feet else FEET_CLASSES  # a fault only foot points show is left out of a model without them
-    keys = [c.key for c in _classes_of(clips) if c.key not in unseen]
+    keys = [c.key for c in _classes_of(clips, spec) if c.key not in unseen]
     rows: dict[str, list[np.ndarray]] = {name: [] for name in spec.shapes()}
     y, ids, groups = [], [], []
     for k, clip in enumerate(clips.clips):
@@ -221,11 +221,12 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None):
             labels = [clip.label]
         else:
             mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep)
-            for name, arr in mi.arrays.items():
-                rows[name].append(arr)
             fault = None if clips.faults is None else resample_to_fps(clips.faults[k], clip.fps)
-            labels = [clip.label if fault is None or _shows_fault(fault, mi.report.reps[r].rep) else "good"
-                      for r in mi.rep_rows]  # fmt: skip
+            amounts = [0.0 if fault is None else _fault_at(fault, mi.report.reps[r].rep) for r in mi.rep_rows]
+            keep = np.sort(np.argsort(-np.asarray(amounts), kind="stable")[:reps_per_clip])
+            for name, arr in mi.arrays.items():
+                rows[name].append(arr[keep])
+            labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i in keep]
         y += [keys.index(label) for label in labels]
         ids += [clips.ids[k] if len(labels) == 1 else f"{clips.ids[k]}#{r}" for r in range(len(labels))]
         groups += [clips.groups[k]] * len(labels)
@@ -239,17 +240,18 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None):
 FAULT_SHOWN = 0.5  # a synthetic rep shows its clip's fault when the fault amount at its bottom is at least this
 
 
-def _shows_fault(fault: np.ndarray, rep) -> bool:
-    """Whether a synthetic clip's per-frame fault amount (SynthClip.fault) is present at a rep's bottom."""
+def _fault_at(fault: np.ndarray, rep) -> float:
+    """How much of a synthetic clip's fault (SynthClip.fault, per frame) a rep shows at its bottom."""
     lo, hi = max(0, rep.bottom - 3), min(len(fault), rep.bottom + 4)
-    return bool(np.max(fault[lo:hi]) >= FAULT_SHOWN)
+    return float(np.max(fault[lo:hi]))
 
 
-def _classes_of(clips):
-    """The classes a ClipSet's labels use, in ALL_CLASSES order (the paper's seven when they suffice)."""
+def _classes_of(clips, spec: InputSpec):
+    """The classes a ClipSet's labels use, in ALL_CLASSES order: for clip windows the paper's seven when they
+    suffice (a model on the paper's road predicts its seven classes), else the classes present."""
     from squatcli.skeleton import ALL_CLASSES, CLASSES
 
     used = {c.label for c in clips.clips} | {"good"}
-    if used <= {c.key for c in CLASSES}:
+    if spec.window == "clip" and used <= {c.key for c in CLASSES}:
         return CLASSES
     return tuple(c for c in ALL_CLASSES if c.key in used)

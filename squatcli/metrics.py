@@ -184,20 +184,22 @@ def expected_calibration_error(y_good: np.ndarray, scores: np.ndarray, bins: int
     return float(sum(r["n"] * abs(r["observed"] - r["predicted"]) for r in rows) / n) if n else float("nan")
 
 
-def fit_platt(y_good: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """Platt scaling of P(good): (a, b) such that sigmoid(a * logit(p) + b) is calibrated on these rows (a logistic
-    regression of the labels on logit P(good), lightly regularised). Monotone, so the ranking, AUC and Youden point
-    are unchanged; (1, 0) is the identity. Two parameters: fits on a few hundred validation rows."""
+def fit_calibration(y_good: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of P(good): (a, b) such that sigmoid(a * logit p + b) fits the good/faulty labels on these
+    rows (a logistic regression on logit P(good)). Monotone, so the ranking, AUC and Youden point are kept; it
+    undoes both the over- or under-confidence of the network and its class-balanced training (which makes it
+    answer as if good were as common as each fault). Two parameters: fitted on out-of-fold predictions that
+    cover many sessions, not on a few validation sessions whose share of good reps swings from 0 to 100 %."""
     from sklearn.linear_model import LogisticRegression
 
     y_good = np.asarray(y_good, dtype=int)
     if not _both_classes(y_good):
         return 1.0, 0.0
-    z = logit(np.asarray(scores, dtype=np.float64))[:, None]
-    fit = LogisticRegression(C=100.0, max_iter=1000).fit(z, y_good)
+    fit = LogisticRegression(C=100.0, max_iter=1000).fit(logit(scores)[:, None], y_good)
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
 def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), p clipped to [1e-7, 1 - 1e-7]."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p) - np.log1p(-p)

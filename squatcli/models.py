@@ -15,7 +15,7 @@ Missing rep measurements (NaN, e.g. a knee/ankle ratio hidden in a side view) ar
 "no information", by `Classifier.predict`.
 
 A model is two files: `NAME.keras` (Keras 3 format) and `NAME.json` (metadata: classes, inputs and their
-standardisation, Youden threshold and calibration of P(good) fitted on the validation split, validation metrics,
+standardisation, Youden threshold and the calibration of P(good), fitted on validation data, validation metrics,
 data fingerprint, the command line...). `load_model("cnn")` finds a bundled model (`bundled_name`).
 """
 
@@ -51,8 +51,8 @@ METADATA_VERSION = 2  # 2: `inputs`, any classes, `calibration`; 1 (no `inputs`)
 # Architecture defaults, chosen by measurement (bench/bench_models.py, bench/real_cv.py, models/README.md).
 CNN_DEFAULTS: dict[str, Any] = {"width": 64, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
 LSTM_DEFAULTS: dict[str, Any] = {"units": 64, "depth": 2, "l2": 1e-4, "dropout": 0.0, "downsample": 4}
-REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 1e-3}
-REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 16, "depth": 2, "dropout": 0.8, "l2": 1e-3}
+REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 0.03}
+REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 16, "depth": 2, "dropout": 0.8, "l2": 0.03}
 # The paper's configurations, for comparison (bench) and for retraining like the paper.
 CNN_PAPER: dict[str, Any] = {**CNN_DEFAULTS, "width": 256}
 LSTM_PAPER: dict[str, Any] = {**LSTM_DEFAULTS, "units": 256, "downsample": 1}
@@ -188,7 +188,11 @@ def _defaults(kind: str, window: str = "clip") -> dict[str, Any]:
 
 
 def build(
-    kind: str, spec: InputSpec, stats: dict[str, tuple[np.ndarray, np.ndarray]], n_classes: int, **arch: Any
+    kind: str,
+    spec: InputSpec,
+    stats: dict[str, tuple[np.ndarray, np.ndarray]],
+    n_classes: int = len(CLASS_KEYS),
+    **arch: Any,
 ) -> keras.Model:
     """Build a `cnn` or `lstm` for `spec`'s inputs with the given architecture options (missing ones: defaults)."""
     options = {**_defaults(kind, spec.window), **arch}
@@ -231,8 +235,9 @@ def impute(arrays: dict[str, np.ndarray], stats: dict[str, tuple[np.ndarray, np.
 
 
 def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
-    """Platt-scaled probabilities: P(good) <- sigmoid(a * logit P(good) + b) (metrics.fit_platt), the faults rescaled
-    in proportion to fill the rest, so rows still sum to 1 and the faults keep their order. (1, 0) is identity."""
+    """Platt-scaled probabilities (metrics.fit_calibration): P(good) <- sigmoid(a * logit P(good) + b), the faults
+    rescaled in proportion to fill the rest, so rows still sum to 1 and the faults keep their order. (1, 0) is
+    the identity."""
     probs = np.asarray(probs, dtype=np.float64)
     if (a, b) == (1.0, 0.0) or len(probs) == 0:
         return probs.astype(np.float32)
@@ -280,7 +285,7 @@ class Classifier:
 
     @property
     def calibration(self) -> tuple[float, float]:
-        """(a, b) of the Platt scaling of P(good) fitted on validation data ((1, 0): none)."""
+        """(a, b) of the Platt scaling of P(good) fitted at training time ((1, 0): none)."""
         c = self.metadata.get("calibration", {})
         return float(c.get("a", 1.0)), float(c.get("b", 0.0))
 
@@ -389,12 +394,20 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
     return Classifier(model, metadata, name=str(metadata.get("name") or keras_path.stem))
 
 
-def load_for(name: str, joints: np.ndarray | None, feet: np.ndarray | None, cache: dict | None = None) -> Classifier:
+def load_for(
+    name: str | Classifier, joints: np.ndarray | None, feet: np.ndarray | None, cache: dict | None = None
+) -> Classifier:
     """The model to judge an input with these joints and feet: for a bundled kind (`cnn`, `lstm`) the first of
-    BUNDLED[kind] that can read it; any other name or path exactly that model, refused with the reason if it
-    cannot. `cache` (name -> Classifier) spares reloading across a batch."""
+    BUNDLED[kind] that can read it; any other name or path (or a loaded Classifier) exactly that model, refused
+    with the reason if it cannot. `cache` (name -> Classifier) spares reloading across a batch."""
     from squatcli.inputs import missing
 
+    if isinstance(name, Classifier):
+        why = missing(name.inputs, joints, feet)
+        if why:
+            raise SquatError(f"model {name.name} {why}")
+        return name
+    name = str(name)
     cache = {} if cache is None else cache
     candidates = BUNDLED.get(name, (name,)) if not Path(name).exists() else (name,)
     reasons = []
@@ -507,11 +520,8 @@ def check_metadata(metadata: Any) -> None:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}")
     calibration = metadata.get("calibration", {})
-    if not isinstance(calibration, dict) or any(
-        isinstance(calibration.get(k, 0.0), bool) or not isinstance(calibration.get(k, 0.0), (int, float))
-        or not math.isfinite(calibration.get(k, 0.0)) for k in ("a", "b")
-    ):  # fmt: skip
-        raise ValueError("'calibration' must be an object whose 'a' and 'b' are finite numbers")
+    if any(not _is_number(calibration.get(k, 0.0)) for k in ("a", "b")):
+        raise ValueError("calibration 'a' and 'b' must be finite numbers")
     stats = metadata.get("standardisation", {})
     shapes = spec.shapes()
     if not isinstance(stats, dict) or any(

@@ -84,7 +84,7 @@ FAULT_RANGE = {
     "knees_in": (10.0, 32.0),  # knee direction, degrees medial of straight ahead
     "back_round": (32.0, 60.0),  # lumbar + thoracic flexion
     "back_arch": (25.0, 45.0),  # lumbar extension / chest back
-    "head_up": (28.0, 55.0),  # cervical extension relative to the thorax
+    "head_up": (32.0, 58.0),  # cervical extension relative to the thorax (beyond the gaze-forward extension of good squats)
     "shallow": (68.0, 50.0),  # thigh angle at the bottom (good: 68-106; real "no depth": 49-85, median 67)
     "knees_forward": (0.32, 0.12),  # trunk lean / shank angle (good: 0.4-1.0; real "heels lifting": ~0.2)
 }
@@ -358,7 +358,7 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     heel_lift = rng.uniform(0.015, 0.05)  # knees forward: how far the heels come up (ankle rise, m)
     heel_mark = rng.uniform(0.0, 0.012)  # the heel landmark's apparent rise at the bottom (fraction of height)
     toe_mark = rng.uniform(0.005, 0.025)  # knees in: the toe landmark's apparent rise as the foot rolls in
-    gaze = rng.uniform(0.2, 0.9)  # how much of the trunk's lean the neck undoes to keep the eyes forward
+    gaze = rng.uniform(0.1, 0.6)  # how much of the trunk's lean the neck undoes to keep the eyes forward
     arm_pick = sj.arms if rng.random() < 0.6 else int(rng.integers(len(ARM_POSTURES)))
     posture = arms or ARM_POSTURES[arm_pick]
     arm_u = rng.random(8)
@@ -400,8 +400,8 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     if key == "back_arch":
         arch = arch + mag * rep_amp * (0.3 + 0.7 * s)
     neck_ext = np.full(n, good_neck) + 5.0 * sway[:, 3]
-    if key == "head_up":
-        neck_ext = neck_ext + mag * rep_amp * (0.35 + 0.65 * s)
+    if key == "head_up":  # extended from neutral (a habitually flexed neck first straightens), gaze up
+        neck_ext = neck_ext + rep_amp * (mag * (0.35 + 0.65 * s) - min(good_neck, 0.0))
 
     # --- legs and trunk lean, balanced over the mid-foot ---
     dx = (stance) / 2  # each ankle's lateral offset from its hip

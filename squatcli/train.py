@@ -7,8 +7,9 @@ several of them mixed; what the model reads is an `inputs.InputSpec` (clip windo
 windows). Splits: the paper's stratified random 80/10/10 over clips, or 80/10/10 by subject or session (no person
 or recording session in two parts; mixed data is split source by source). Early stopping keeps the best epoch
 (validation accuracy for clip models, validation loss for rep models), also when training is interrupted with
-Ctrl-C. The calibration of P(good) (Platt scaling) and the good-vs-rest threshold are fitted on the validation
-split: on its real rows when it has any, since real people are what the verdict is for.
+Ctrl-C. The calibration of P(good) and the good-vs-rest threshold are fitted on the validation split, or for
+rep models on cross-fitted out-of-fold predictions of the training rows: on their real rows when there are any,
+since real people are what the verdict is for.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ INPUT_CHOICES: dict[str, Callable[[], InputSpec]] = {
 
 # Training recipe defaults per model and window, chosen by measurement (bench/bench_models.py, bench/real_cv.py).
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"epochs": 60, "batch_size": 32, "lr": 1e-3, "patience": 10},
-    "lstm": {"epochs": 80, "batch_size": 32, "lr": 2e-3, "patience": 12},
+    "cnn": {"epochs": 60, "batch_size": 32, "lr": 1e-3, "patience": 10, "crossfit": 0},
+    "lstm": {"epochs": 80, "batch_size": 32, "lr": 2e-3, "patience": 12, "crossfit": 0},
 }
+# Rep models train a fixed number of epochs under strong L2 (early stopping on the few validation sessions the
+# real reps allow was noisier than the epochs it saved), and fit their temperature and threshold on cross-fitted
+# predictions: every training row predicted by a model that never saw its session (bench/real_cv.py).
 REP_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"epochs": 80, "batch_size": 64, "lr": 3e-3, "patience": 12},
-    "lstm": {"epochs": 80, "batch_size": 64, "lr": 3e-3, "patience": 12},
+    "cnn": {"epochs": 60, "batch_size": 64, "lr": 3e-3, "patience": 60, "crossfit": 5},
+    "lstm": {"epochs": 40, "batch_size": 64, "lr": 3e-3, "patience": 40, "crossfit": 5},
 }
 # The paper's recipes (Adam for both here; the paper trained its CNN with Adadelta).
 TRAIN_PAPER: dict[str, dict[str, Any]] = {
@@ -111,7 +115,7 @@ def load_data(
             if inputs.window == "clip":
                 part = synth.load_synthetic(progress=progress)
             else:
-                part = to_dataset(synth.load_synthetic_clips(progress=progress), inputs, SYNTHETIC)
+                part = to_dataset(synth.load_synthetic_clips(progress=progress), inputs, SYNTHETIC, reps_per_clip=1)
             info |= {"synthetic": part.source, "synthetic_params": synth.corpus_info()}
             origin = SYNTHETIC
         else:
@@ -219,6 +223,7 @@ class TrainConfig:
     augment: bool = True
     inputs: InputSpec = PAPER_INPUTS
     synthetic_weight: float = 1.0  # weight of each synthetic row against a real one in mixed data
+    crossfit: int | None = None  # rep models: calibrate on out-of-fold predictions of this many group folds (0: on validation)
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_KINDS:
@@ -233,7 +238,8 @@ class TrainConfig:
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
                            pick(self.lr, "lr"), pick(self.patience, "patience"), self.seed, self.split,
-                           dict(self.arch), self.augment, self.inputs, self.synthetic_weight)  # fmt: skip
+                           dict(self.arch), self.augment, self.inputs, self.synthetic_weight,
+                           pick(self.crossfit, "crossfit"))  # fmt: skip
 
 
 @dataclass
@@ -413,7 +419,7 @@ def train(
 ) -> TrainResult:
     """Train `config.model` on the train part of `data`, early-stopped on the validation part.
 
-    The calibration of P(good) (metrics.fit_platt) and then the good-vs-rest threshold (Youden's point,
+    The calibration of P(good) (Platt scaling, metrics.fit_calibration) and then the good-vs-rest threshold (Youden's point,
     `pick_threshold`) are fitted on the VALIDATION predictions of the restored best weights (`calibration_rows`).
     `config.split` `auto` is resolved against `data` (`resolve_split`) and recorded resolved; `indices` (train,
     val, test) overrides the split (cross-validation). Ctrl-C (KeyboardInterrupt) during fitting stops training
@@ -431,50 +437,34 @@ def train(
     arch = models.architecture(cfg.model, spec.window, **cfg.arch)
     split_kind = "given" if indices is not None else resolve_split(cfg.split, data)
     train_idx, val_idx, test_idx = indices if indices is not None else split(data, split_kind, cfg.seed)
+    if cfg.crossfit:  # the validation part is trained on too: the out-of-fold predictions calibrate
+        train_idx, val_idx = np.union1d(train_idx, val_idx), np.array([], dtype=int)
     tr, va = data.subset(train_idx), data.subset(val_idx)
-    if len(tr) == 0 or len(va) == 0:
+    if len(tr) == 0 or (len(va) == 0 and not cfg.crossfit):
         raise SquatError(f"the {split_kind} split left {len(tr)} training and {len(va)} validation clips; "
                          "the dataset is too small")  # fmt: skip
-    if not 0 < int(metrics.good_labels(va.y).sum()) < len(va):
+    checked = tr if cfg.crossfit else va
+    if not 0 < int(metrics.good_labels(checked.y).sum()) < len(checked):
         raise SquatError("the validation split needs both good and faulty clips to pick the good-vs-rest threshold")
 
-    keras.utils.set_random_seed(cfg.seed)
-    stats = models.input_stats(tr.inputs)  # of the training rows only (float64, over rows and frames)
-    model = models.build(cfg.model, spec, stats, len(data.classes), **{k: v for k, v in arch.items() if k != "kind"})
-    clip = {"clipnorm": 1.0} if cfg.model == "lstm" else {}
-    model.compile(optimizer=keras.optimizers.Adam(cfg.lr, **clip), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], weighted_metrics=[])  # fmt: skip
-
-    rep = spec.window == "rep"
-    monitor = _make_monitor(cfg.patience, cfg.epochs, on_epoch, by_loss=rep)
-    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=PLATEAU_PATIENCE,
-                                                min_lr=cfg.lr / 64)  # fmt: skip
-    weights = sample_weights(tr, cfg.synthetic_weight) if rep else np.ones(len(tr), np.float32)
-    val_weights = sample_weights(va, cfg.synthetic_weight) if rep else None
-    tr_x, va_x = models.impute(tr.inputs, stats), models.impute(va.inputs, stats)
-    interrupted = False
     t0 = time.perf_counter()
-    try:
-        batches = _make_batches(tr_x, tr.y, weights, cfg.batch_size, cfg.seed, cfg.augment and not rep)
-        validation = (va_x, va.y) if val_weights is None else (va_x, va.y, val_weights)
-        model.fit(batches, validation_data=validation, epochs=cfg.epochs, verbose=0,
-                  callbacks=[monitor, plateau, *callbacks])  # fmt: skip
-    except KeyboardInterrupt:
-        if monitor.best_weights is None:
-            raise
-        interrupted = True
+    if cfg.crossfit:
+        raw = _crossfit_predictions(tr, cfg, arch, len(data.classes))
+        va = tr
+    fit = _fit(tr, None if cfg.crossfit else va, cfg, arch, len(data.classes), on_epoch, callbacks)
+    model, stats, monitor, interrupted = fit
     train_seconds = time.perf_counter() - t0
-    if monitor.best_weights is not None:
-        model.set_weights(monitor.best_weights)
 
     standardisation = {k: {"mean": m.astype(np.float32).tolist(), "std": d.astype(np.float32).tolist()}
                        for k, (m, d) in stats.items()}  # fmt: skip
     base = {"classes": list(data.classes), "inputs": spec.to_dict(), "standardisation": standardisation}
-    raw = models.Classifier(model, _stub_metadata(base), name=name or cfg.model).predict(va.inputs, calibrated=False)
+    if not cfg.crossfit:
+        raw = models.Classifier(model, _stub_metadata(base), name=name or cfg.model).predict(va.inputs, calibrated=False)
+    rep = spec.window == "rep"
     if not np.all(np.isfinite(raw)):
         raise SquatError(f"training diverged (the model outputs NaN); try a smaller learning rate than {cfg.lr:g}")
     cal = calibration_rows(va)
-    platt = metrics.fit_platt(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
+    platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
     val_probs = models.calibrate(raw, *platt)
     op = pick_threshold(va.y[cal], val_probs[cal])
     val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold, classes=data.classes)
@@ -502,6 +492,9 @@ def train(
                            "training split's statistics ('standardisation'); a missing measurement is set to the mean",
     }  # fmt: skip
     calibration_data = va.subset(cal)
+    on_what = (f"out-of-fold predictions of the training rows ({cfg.crossfit} folds by subject or session, each "
+               "predicted by a model that never saw it)" if cfg.crossfit else "the validation split")
+    on_what += " (their real rows)" if len(cal) < len(va) else ""
     metadata = {
         "format": models.METADATA_FORMAT,
         "version": models.METADATA_VERSION,
@@ -516,11 +509,10 @@ def train(
         "architecture": arch,
         "parameters": int(model.count_params()),
         "threshold": op.threshold,
-        "threshold_rule": "good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on the "
-                          "validation split" + (" (its real rows)" if len(cal) < len(va) else ""),
+        "threshold_rule": f"good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on {on_what}",
         "calibration": {
             "method": "Platt scaling of P(good), sigmoid(a * logit p + b), the faults rescaled to fill the rest; "
-                      "fitted on the validation split" + (" (its real rows)" if len(cal) < len(va) else "") if rep else "none",
+                      f"fitted on {on_what}" if rep else "none",
             "a": platt[0],
             "b": platt[1],
             "ece_before": metrics.expected_calibration_error(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])),
@@ -528,10 +520,11 @@ def train(
             "rows": len(cal),
         },  # fmt: skip
         "validation": {
+            "on": on_what,
             "n": len(va),
             "accuracy": val_report.accuracy,
             "kappa": val_report.kappa,
-            "loss": monitor.best[1],
+            "loss": monitor.best[1] if np.isfinite(monitor.best[1]) else None,
             "auc": metrics.auc(metrics.good_labels(calibration_data.y), metrics.good_scores(val_probs[cal])),
             "sensitivity": op.sensitivity,
             "specificity": op.specificity,
@@ -541,14 +534,16 @@ def train(
             "epochs_run": len(monitor.history),
             "best_epoch": monitor.best_epoch,
             "batch_size": cfg.batch_size,
-            "optimizer": "adam" + (" (clipnorm 1.0)" if clip else ""),
+            "optimizer": "adam" + (" (clipnorm 1.0)" if cfg.model == "lstm" else ""),
             "lr": cfg.lr,
             "loss": "sparse categorical cross-entropy" + (", classes balanced by sample weights" if rep else ""),
             "synthetic_weight": cfg.synthetic_weight if rep else None,
             "lr_schedule": f"halved after {PLATEAU_PATIENCE} epochs without a lower validation loss, down to lr/64",
             "augmentation": AUGMENTATION if cfg.augment and not rep else "none",
-            "early_stopping": f"validation {'loss' if rep else 'accuracy (ties: lower loss)'}, patience "
-                              f"{cfg.patience}, best weights kept",
+            "early_stopping": "none: a fixed number of epochs" if cfg.crossfit else
+                              f"validation {'loss' if rep else 'accuracy (ties: lower loss)'}, patience "
+                              f"{cfg.patience}, best weights kept",  # fmt: skip
+            "crossfit_folds": cfg.crossfit,
             "seed": cfg.seed,
             "time_s": round(train_seconds, 2),
             "time_to_best_s": round(monitor.time_to_best, 2),
@@ -580,6 +575,83 @@ def train(
         "versions": {"squatcli": __version__, "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
     }
     return TrainResult(model, metadata, monitor.history, interrupted)
+
+
+def _fit(
+    tr: Dataset,
+    va: Dataset | None,
+    cfg: TrainConfig,
+    arch: dict[str, Any],
+    n_classes: int,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    callbacks: Sequence[Any] = (),
+):
+    """Build and fit one model on `tr`: (model, input stats, monitor, interrupted). With validation data `va`,
+    early-stopped on it with its best weights kept; without, trained for `cfg.epochs` and kept as it ends."""
+    from squatcli import models
+
+    import keras
+
+    spec = cfg.inputs
+    rep = spec.window == "rep"
+    keras.utils.set_random_seed(cfg.seed)
+    stats = models.input_stats(tr.inputs)  # of the training rows only (float64, over rows and frames)
+    model = models.build(cfg.model, spec, stats, n_classes, **{k: v for k, v in arch.items() if k != "kind"})
+    clip = {"clipnorm": 1.0} if cfg.model == "lstm" else {}
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr, **clip), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], weighted_metrics=[])  # fmt: skip
+    monitor = _make_monitor(cfg.patience if va is not None else cfg.epochs + 1, cfg.epochs, on_epoch, by_loss=rep)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if va is not None else "loss", factor=0.5,
+                                                patience=PLATEAU_PATIENCE, min_lr=cfg.lr / 64)  # fmt: skip
+    weights = sample_weights(tr, cfg.synthetic_weight) if rep else np.ones(len(tr), np.float32)
+    validation = None
+    if va is not None:
+        va_x = models.impute(va.inputs, stats)
+        validation = (va_x, va.y, sample_weights(va, cfg.synthetic_weight)) if rep else (va_x, va.y)
+    interrupted = False
+    try:
+        batches = _make_batches(models.impute(tr.inputs, stats), tr.y, weights, cfg.batch_size, cfg.seed,
+                                cfg.augment and not rep)  # fmt: skip
+        model.fit(batches, validation_data=validation, epochs=cfg.epochs, verbose=0,
+                  callbacks=[monitor, plateau, *callbacks])  # fmt: skip
+    except KeyboardInterrupt:
+        if monitor.best_weights is None and va is not None or not monitor.history:
+            raise
+        interrupted = True
+    if va is not None and monitor.best_weights is not None:
+        model.set_weights(monitor.best_weights)
+    return model, stats, monitor, interrupted
+
+
+def crossfit_folds(data: Dataset, k: int, seed: int) -> list[np.ndarray]:
+    """Rows of `data` dealt into `k` folds by group (subject or session), each origin's groups shuffled and dealt
+    on their own, so every fold holds some real sessions and some synthetic people."""
+    keys = group_origin(data) if data.subjects is not None else np.arange(len(data)).astype(str)
+    origin = data.origin if data.origin is not None else np.zeros(len(data), dtype=str)
+    fold_of = {}
+    for n, o in enumerate(np.unique(origin)):
+        groups = np.random.default_rng([seed, 17, n]).permutation(np.unique(keys[origin == o]))
+        fold_of |= {g: i % k for i, g in enumerate(groups)}
+    assigned = np.array([fold_of[g] for g in keys])
+    return [np.flatnonzero(assigned == i) for i in range(k)]
+
+
+def _crossfit_predictions(tr: Dataset, cfg: TrainConfig, arch: dict[str, Any], n_classes: int) -> np.ndarray:
+    """(N, K) uncalibrated probabilities of every training row from a model fitted on the other folds
+    (`crossfit_folds`): what the temperature and threshold are fitted on, as if on validation data that covers
+    every session."""
+    from squatcli import models
+
+    out = np.zeros((len(tr), n_classes), dtype=np.float32)
+    for held in crossfit_folds(tr, cfg.crossfit, cfg.seed):
+        if len(held) == 0:
+            continue
+        rest = np.setdiff1d(np.arange(len(tr)), held)
+        model, stats, _, _ = _fit(tr.subset(rest), None, cfg, arch, n_classes)
+        meta = _stub_metadata({"classes": list(tr.classes), "inputs": cfg.inputs.to_dict(),
+                               "standardisation": {k: {"mean": m.tolist(), "std": d.tolist()} for k, (m, d) in stats.items()}})  # fmt: skip
+        out[held] = models.Classifier(model, meta).predict(tr.subset(held).inputs, calibrated=False)
+    return out
 
 
 def _stub_metadata(base: dict) -> dict:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from squatcli.inputs import PAPER_INPUTS
 from squatcli import assess as A
 from squatcli.cli import app
 from squatcli.datasets import JointsClip, write_joints_npz, write_paper_json
@@ -22,7 +23,7 @@ def tiny_model(tmp_path_factory):
     from squatcli import models as M
 
     path = tmp_path_factory.mktemp("model") / "tiny"
-    model = M.build("cnn", np.ones(N_FEATURES), np.ones(N_FEATURES), width=8, depth=1)
+    model = M.build("cnn", PAPER_INPUTS, {"features": (np.ones(N_FEATURES), np.ones(N_FEATURES))}, width=8, depth=1)
     meta = {"format": M.METADATA_FORMAT, "version": M.METADATA_VERSION, "name": "tiny", "classes": list(CLASS_KEYS),
             "window": WINDOW, "threshold": 0.5, "features": {"n": N_FEATURES}}  # fmt: skip
     M.save_model(model, meta, path)
@@ -45,7 +46,7 @@ def test_json_schema_for_a_joints_clip(tmp_path, tiny_model):
     clip = write_clip(tmp_path / "a.npz", seconds=14.0, reps=5)
     code, [obj], _ = invoke_json(clip, "-m", tiny_model)
     assert code == 0
-    assert obj["schema"] == 1 and obj["ok"] is True and obj["input"] == str(clip) and obj["kind"] == "joints"
+    assert obj["schema"] == 2 and obj["ok"] is True and obj["input"] == str(clip) and obj["kind"] == "joints"
     assert obj["model"] == "tiny" and obj["threshold"] == 0.5
     assert list(obj["probabilities"]) == list(CLASS_KEYS)
     assert sum(obj["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)

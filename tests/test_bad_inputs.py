@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from squatcli.inputs import PAPER_INPUTS
 from squatcli import datasets as D
 from squatcli.cli import EXAMPLE_CLIP, app
 from squatcli.datasets import JointsClip, write_joints_npz, write_paper_json
@@ -330,7 +331,7 @@ def small_model():
     from squatcli import models as M
     from squatcli.skeleton import N_FEATURES
 
-    return M.build("cnn", np.zeros(N_FEATURES), np.ones(N_FEATURES), width=4, depth=1)
+    return M.build("cnn", PAPER_INPUTS, {"features": (np.zeros(N_FEATURES), np.ones(N_FEATURES))}, width=4, depth=1)
 
 
 def minimal_metadata() -> dict:

@@ -11,19 +11,20 @@ from squatcli import evaluation, synth
 from squatcli import train as T
 from squatcli.datasets import load_paper_dataset
 from squatcli.errors import SquatError
-from squatcli.skeleton import N_CLASSES
+from squatcli.skeleton import CLASS_KEYS, N_CLASSES
 
 CORPUS = {"clips_per_class": 3, "subjects": 4, "seed": 1}
 
 
 class StandIn:
-    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, predict."""
+    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, classes, predict."""
 
     def __init__(self, metadata: dict):
         self.name, self.metadata, self.threshold = "cnn", metadata, metadata["threshold"]
+        self.classes = CLASS_KEYS
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.full((len(x), N_CLASSES), 1 / N_CLASSES, dtype=np.float32)
+    def predict(self, x) -> np.ndarray:
+        return np.full((len(x["features"]), N_CLASSES), 1 / N_CLASSES, dtype=np.float32)
 
 
 def trained_on(data, split: str, seed: int = 5) -> StandIn:
@@ -52,7 +53,7 @@ def written(tmp_path_factory):
 
 def test_a_written_corpus_has_the_source_of_the_same_corpus_in_memory(memory, written):
     disk = load_paper_dataset(written)
-    assert disk.source == memory.source == "synthetic(clips_per_class=3, subjects=4, seed=1, v1)"
+    assert disk.source == memory.source == f"synthetic(clips_per_class=3, subjects=4, seed=1, v{synth.GENERATOR_VERSION})"
     assert disk.fingerprint() != memory.fingerprint()  # the JSON distances are rounded
     assert disk.ids == memory.ids and list(disk.subjects) == list(memory.subjects)
 
@@ -77,7 +78,7 @@ def test_whole_on_the_training_data_says_it_includes_training_clips(memory, writ
     for data in (memory, load_paper_dataset(written)):
         result = evaluation.score(model, data, "x", whole=True)
         assert result.scope == "whole dataset" and result.report.n == len(memory)
-        assert result.notes == ["includes the model's training and validation clips"]
+        assert result.notes == ["includes the model's training and validation rows"]
     other = synth.load_synthetic(**{**CORPUS, "seed": 2})
     result = evaluation.score(model, other, "other", whole=True)
     assert result.notes == [] and result.scope == "whole dataset"
@@ -87,9 +88,9 @@ def test_a_clean_corpus_is_other_data(memory, tmp_path):
     root = tmp_path / "clean"
     synth.build_corpus(root, **CORPUS, noise=False, workers=1)
     clean = load_paper_dataset(root)
-    assert clean.source == "synthetic(clips_per_class=3, subjects=4, seed=1, v1, clean)"
+    assert clean.source == f"synthetic(clips_per_class=3, subjects=4, seed=1, v{synth.GENERATOR_VERSION}, clean)"
     result = evaluation.score(trained_on(memory, "subject"), clean, str(root))
-    assert result.scope == "whole dataset" and result.notes == ["not the data this model was trained on: every clip scored"]
+    assert result.scope == "whole dataset" and result.notes == ["not the data this model was trained on: every row scored"]
 
 
 def test_an_incomplete_copy_of_the_training_corpus_is_refused(memory, written, tmp_path):

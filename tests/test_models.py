@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from squatcli.inputs import PAPER_INPUTS
 from squatcli import models as M
 from squatcli.errors import SquatError
 from squatcli.skeleton import CLASS_KEYS, N_CLASSES, N_FEATURES, WINDOW
@@ -28,23 +29,23 @@ def minimal_metadata(kind: str = "cnn") -> dict:
 
 @pytest.fixture(scope="module")
 def small_cnn():
-    return M.build("cnn", MEAN, STD, width=16)
+    return M.build("cnn", PAPER_INPUTS, {"features": (MEAN, STD)}, width=16)
 
 
 def test_paper_configurations_have_the_papers_parameter_counts():
-    assert round(M.build("cnn", MEAN, STD, **M.CNN_PAPER).count_params() / 1e6, 2) == 1.46
-    assert round(M.build("lstm", MEAN, STD, **M.LSTM_PAPER).count_params() / 1e6, 2) == 2.46
+    assert round(M.build("cnn", PAPER_INPUTS, {"features": (MEAN, STD)}, **M.CNN_PAPER).count_params() / 1e6, 2) == 1.46
+    assert round(M.build("lstm", PAPER_INPUTS, {"features": (MEAN, STD)}, **M.LSTM_PAPER).count_params() / 1e6, 2) == 2.46
 
 
 def test_cnn_structure_and_options():
-    m = M.build("cnn", MEAN, STD, width=8, depth=3, downsample=2)
+    m = M.build("cnn", PAPER_INPUTS, {"features": (MEAN, STD)}, width=8, depth=3, downsample=2)
     names = [layer.name for layer in m.layers]
     assert "downsample" in names and "block3_add" in names and "block4_add" not in names
     assert sum(n.endswith("_conv") for n in names) == 1 + 3 * 4  # stem + (3 convs + skip) per block
     assert m.get_layer("block1_skip_conv").strides == (2,) and m.get_layer("block1_skip_conv").kernel_size == (1,)
     assert m.get_layer("pool").output.shape[-1] == 8
     assert m.output_shape == (None, N_CLASSES)
-    lstm = M.build("lstm", MEAN, STD, units=8, depth=1, downsample=5)
+    lstm = M.build("lstm", PAPER_INPUTS, {"features": (MEAN, STD)}, units=8, depth=1, downsample=5)
     assert lstm.get_layer("downsample").output.shape[1] == WINDOW // 5
     assert lstm.get_layer("bilstm1").output.shape[-1] == 16
 
@@ -61,7 +62,7 @@ def test_unknown_options_are_errors():
     with pytest.raises(SquatError, match="units"):
         M.architecture("cnn", units=3)
     with pytest.raises(SquatError, match="unknown model"):
-        M.build("transformer", MEAN, STD)
+        M.build("transformer", PAPER_INPUTS, {"features": (MEAN, STD)})
     with pytest.raises(SquatError, match="unknown model kind 'transformer'"):
         M.architecture("transformer")  # not the LSTM's defaults
     assert M.architecture("lstm", units=8) == {"kind": "lstm", **M.LSTM_DEFAULTS, "units": 8}

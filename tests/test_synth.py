@@ -50,9 +50,10 @@ def test_signature_thresholds_a_coach_would_use(clean_clips):
     knees = _signature(clean_clips["knees_in"], "knee_ankle_width")
     assert np.all(knees < 1.0)  # knees inside the ankles at the bottom
     assert np.mean(_signature(clean_clips["good"], "knee_ankle_width") >= 1.0) >= 0.9
-    # hips to knee level or below: hip-ankle distance under about half a leg; shallow stays well above
+    # hips to about knee level (real good squats stop at a thigh angle of 66-101 degrees: generator v2 follows
+    # them), so the hip-ankle distance is under 0.6 leg lengths; shallow squats stay above half a leg
     assert np.all(_signature(clean_clips["shallow"], "hip_ankle_per_leg") > 0.52)
-    assert np.mean(_signature(clean_clips["good"], "hip_ankle_per_leg") < 0.52) >= 0.9
+    assert np.mean(_signature(clean_clips["good"], "hip_ankle_per_leg") < 0.6) >= 0.9
     # rounded back leans the trunk further than the shins, an arched back less
     assert np.median(_signature(clean_clips["back_round"], "trunk_minus_shank_deg")) > np.median(
         _signature(clean_clips["back_arch"], "trunk_minus_shank_deg_min")) + 8  # fmt: skip
@@ -166,7 +167,7 @@ def test_cli_writes_corpus_and_preview_and_refuses_to_clobber(tmp_path):
     result = runner.invoke(app, ["synth", "--out", str(out), "--clips-per-class", "1", "--subjects", "2", "--preview", str(png)])
     assert result.exit_code == 0, result.output
     assert (out / "manifest.csv").exists() and len(list(out.rglob("*_squat_*.json"))) == N_CLASSES
-    assert json.loads((out / "corpus.json").read_text()) == {"generator": "squatcli.synth", "generator_version": 1,
+    assert json.loads((out / "corpus.json").read_text()) == {"generator": "squatcli.synth", "generator_version": synth.GENERATOR_VERSION,
                                                             "seed": 0, "clips_per_class": 1, "subjects": 2,
                                                             "noise": True}  # fmt: skip
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -190,3 +191,27 @@ def test_bundled_example_clip_is_what_the_recipe_makes():
     fresh = example_clip()
     assert shipped.label == "knees_in" and shipped.fps == 30 and shipped.joints.shape == (300, 19, 3)
     np.testing.assert_array_equal(shipped.joints, fresh.joints)
+    assert shipped.feet is not None and shipped.feet.shape == (300, 4, 3)
+    np.testing.assert_array_equal(shipped.feet, fresh.feet)
+
+
+def test_clips_carry_planted_feet_whose_heels_rise_only_with_knees_forward():
+    """Generator v2 adds heels and toe tips: planted (length within 1 %: the heel landmark rides up a little) for good squats, heels
+    rising at the bottom when the knees travel forward."""
+    from squatcli.reps import measure_reps
+
+    people = synth.make_subjects(3, np.random.default_rng([HELD_OUT, 9]))
+    for i, person in enumerate(people):
+        seed = [HELD_OUT, 10, i]
+        good = synth.simulate(np.random.default_rng(seed), CLASS_KEYS.index("good"), person, noise=False)
+        forward = synth.simulate(np.random.default_rng(seed), CLASS_KEYS.index("knees_forward"), person, noise=False,
+                                 severity=1.0)  # fmt: skip
+        assert good.feet.shape == (300, 4, 3)
+        foot = np.linalg.norm(good.feet[:, 2] - good.feet[:, 0], axis=-1)  # left heel to left toe tip
+        assert foot.std() / foot.mean() < 0.01 and 0.14 * person.height < foot.mean() < 0.16 * person.height
+        rise = [np.max([m.values["max_heel_lift"] - 0 for m in measure_reps(c.joints, 30, None, c.feet).reps])
+                for c in (good, forward)]  # fmt: skip
+        pitch = [np.min([m.values["min_foot_pitch"] for m in measure_reps(c.joints, 30, None, c.feet).reps])
+                 for c in (good, forward)]  # fmt: skip
+        assert pitch[1] < pitch[0] - 3, f"heels should come up with knees forward: foot pitch {pitch}"
+        assert rise[0] < 0.05
