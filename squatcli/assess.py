@@ -45,6 +45,7 @@ class Motion:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     feet: np.ndarray | None = None  # (T, 4, 3) heels and toe tips at 30 fps
+    view: str | None = None  # reps.camera_view of a monocular input (a video, an extracted .npz); None: 3D
 
 
 def verdict(probs: np.ndarray, threshold: float) -> tuple[bool, int | None]:
@@ -131,6 +132,7 @@ class Assessment:
             "frames": len(m.features),
             "duration_s": round(len(m.features) / FPS, 3),
             "judged_by": "reps" if self.window == "rep" else "windows",
+            "camera_view": m.view,
             "windows": [
                 {"start_s": round(a / FPS, 3), "end_s": round((b + 1) / FPS, 3), "probabilities": self._named(probs)}
                 for (a, b), probs in zip(self.spans, self.row_probs)
@@ -161,7 +163,7 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return found
 
 
-def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Motion:
+def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) -> Motion:
     """Read any supported input and bring it to 30 fps normalised features (+ joints and feet where available)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -172,12 +174,14 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     require_input_file(path)
     start = time.perf_counter()
     joints = confidence = dist = extraction = feet = None
+    monocular = False
     notes: list[str] = []
     if suffix == ".npz":
         clip = read_joints_npz(path)
         kind, joints = "joints", resample_to_fps(clip.joints, clip.fps)
         confidence = None if clip.confidence is None else resample_to_fps(clip.confidence, clip.fps)
         feet = None if clip.feet is None else resample_to_fps(clip.feet, clip.fps)
+        monocular = clip.monocular
         if abs(clip.fps - FPS) > 1e-6:
             notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
     elif suffix == ".json":
@@ -189,6 +193,7 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
         extraction = extract_video(path, stride=stride, progress=progress)
         kind, joints, confidence = "video", extraction.clip.joints, extraction.clip.confidence
         feet = extraction.clip.feet
+        monocular = extraction.clip.monocular
         notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
         notes += extraction.notes
     else:
@@ -201,7 +206,13 @@ def load_motion(path: Path, stride: int = DEFAULT_STRIDE, progress=None) -> Moti
     except ValueError as e:
         raise SquatError(str(e), path) from None
     seconds["features_s"] = time.perf_counter() - t
-    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet)
+    view = None
+    if monocular:
+        from squatcli.reps import VIEW_NOTES, camera_view
+
+        view = camera_view(joints)
+        notes += [VIEW_NOTES[view]] if view in VIEW_NOTES else []
+    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet, view)
 
 
 def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None) -> Assessment:
@@ -218,14 +229,14 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
     if motion.joints is not None:
         t = time.perf_counter()
         try:
-            reps = measure_reps(motion.joints, FPS, motion.confidence, motion.feet)
+            reps = measure_reps(motion.joints, FPS, motion.confidence, motion.feet, view=motion.view)
         except ValueError as e:  # degenerate joints (e.g. all at one point) cannot be measured
             raise SquatError(f"cannot measure reps: {e}", motion.path) from None
         reps_s = time.perf_counter() - t
     t = time.perf_counter()
     try:
         mi = compute(clf.inputs, features=motion.features, joints=motion.joints, feet=motion.feet,
-                     confidence=motion.confidence, report=reps)  # fmt: skip
+                     confidence=motion.confidence, report=reps, view=motion.view)  # fmt: skip
     except ValueError as e:
         raise SquatError(f"model {clf.name}: {e}", motion.path) from None
     probs = clf.predict(mi.arrays)
@@ -246,7 +257,7 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
                       {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
 
 
-def assess(path: Path, model: Any = "cnn", stride: int = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:
+def assess(path: Path, model: Any = "cnn", stride: int | None = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:
     """One input, end to end."""
     start = time.perf_counter()
     result = assess_motion(load_motion(path, stride, progress), model, cache)

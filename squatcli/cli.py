@@ -89,17 +89,26 @@ def command(fn: Callable) -> Callable:
             print_error(e)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
-            interrupts.handled()
-            terminated = isinstance(e, interrupts.Terminated)
-            err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}[/]")
-            raise typer.Exit(143 if terminated else 130) from None
+            raise stopped(e) from None
         except TYPER_EXCEPTIONS:
             raise
         except Exception as e:  # noqa: BLE001 - the promise: one line, no traceback
+            try:
+                interrupts.reraise_if_interrupted(e)
+            except KeyboardInterrupt as stop:
+                raise stopped(stop) from None
             print_error(unexpected(e))
             raise typer.Exit(1) from None
 
     return app.command()(wrapper)
+
+
+def stopped(interruption: KeyboardInterrupt) -> typer.Exit:
+    """Say that the command was interrupted (Ctrl-C: exit 130) or terminated (SIGTERM: 143)."""
+    interrupts.handled()
+    terminated = isinstance(interruption, interrupts.Terminated)
+    err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}[/]")
+    return typer.Exit(143 if terminated else 130)
 
 
 @contextlib.contextmanager
@@ -137,7 +146,7 @@ def print_json(data, compact: bool = False) -> None:
 def extract(
     video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False, readable=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
-    stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (squats are slow).")] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: about 30 times a second, every frame of a 30 fps video; skipping frames is faster but loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz.
@@ -154,7 +163,7 @@ def extract(
     with progress_bar(f"pose {video.name}") as report:
         result = extract_video(video, stride=stride, progress=report)
     write_joints_npz(output, result.clip)
-    summary = result.summary() | {"output": str(output), "stride": stride}
+    summary = result.summary() | {"output": str(output)}
     if as_json:
         print_json(summary)
         return
@@ -162,7 +171,7 @@ def extract(
 
     table = Table(title=f"{video.name} -> {output}", show_header=False, title_justify="left")
     table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
-    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {stride})")
+    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {summary['stride']})")
     table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
     stability = ", ".join(f"{k} {v:.1%}" for k, v in result.bone_variation.items())
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
@@ -245,7 +254,7 @@ def train(
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
-    augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Clip models: random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips.")] = True,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models (off by default, as it measured no better): a quarter of the reps each epoch read as a front view, a quarter as a side view sees them (what lies along the camera's depth axis unknown).", show_default=False)] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
@@ -330,10 +339,15 @@ def train(
         table = Table(title=f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters", show_header=False, title_justify="left")
         table.add_row("saved", f"{keras_path}  {json_path}")
         table.add_row("data", f"{md['data']['source']} ({md['data']['fingerprint']}): {md['data']['n_train']} train / {md['data']['n_val']} val / {md['data']['n_test']} test, {md['data']['split']} split")
-        table.add_row("epochs", f"best {tr['best_epoch']} of {tr['epochs_run']} run (max {tr['epochs_max']})")
-        table.add_row("time", f"{tr['time_s']:.1f} s ({tr['time_to_best_s']:.1f} s to the best epoch)")
-        table.add_row("validation", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f}")
-        table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on validation)")
+        if tr.get("crossfit_folds"):
+            table.add_row("epochs", f"{tr['epochs_run']} (fixed), and {tr['crossfit_folds']} cross-fitted models for calibration")
+            table.add_row("time", f"{tr['time_s']:.1f} s")
+            table.add_row("out-of-fold", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f} ({v['n']} training rows, each predicted by a model that never saw its session)")
+        else:
+            table.add_row("epochs", f"best {tr['best_epoch']} of {tr['epochs_run']} run (max {tr['epochs_max']})")
+            table.add_row("time", f"{tr['time_s']:.1f} s ({tr['time_to_best_s']:.1f} s to the best epoch)")
+            table.add_row("validation", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f}")
+        table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on {'out-of-fold predictions' if tr.get('crossfit_folds') else 'validation'})")
         if md["calibration"]["method"] != "none":
             c = md["calibration"]
             table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} rows")
@@ -455,7 +469,7 @@ def assess(
     model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to NAME.keras.")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
-    stride: Annotated[int, typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame.")] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second).", show_default=False)] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
 ) -> None:
     """Assess squat form: a verdict at the model's threshold with class probabilities, a verdict per rep, and
@@ -503,6 +517,7 @@ def assess(
             if annotate is not None:
                 write_annotation(result, annotate)
         except Exception as caught:  # any failure is this input's error; the batch goes on
+            interrupts.reraise_if_interrupted(caught)
             e = caught if isinstance(caught, SquatError) else unexpected(caught, path)
             failed += 1
             results.append((path, None, e))

@@ -8,8 +8,9 @@ Formats
   A corpus written by `squat synth` also holds `<root>/corpus.json`, the generator and its parameters
   (see `corpus_source`).
 * Joints clip `.npz`: `joints` (T, 19, 3) float32 metres, `fps` scalar, optional `confidence` (T, 19) in [0, 1],
-  `feet` (T, 4, 3) (heels and toe tips, skeleton.FEET) and `label` (class key). Written by `squat extract`,
-  accepted by every command in place of a video.
+  `feet` (T, 4, 3) (heels and toe tips, skeleton.FEET), `label` (class key) and `monocular` (True: seen by one
+  camera, in its frame, z its depth axis). Written by `squat extract`, accepted by every command in place of a
+  video.
 * Real reps (Chariar et al. 2023, "AI Trainer"; `read_real_reps`): `<root>/data.csv` (`filename` and one-hot
   class columns) and `<root>/mediapipe/<filename>.npy`, one cut rep each: (T, 57) = 19 triangulated MediaPipe
   points x (x, y, z), y down, rows of -1 where there is no pose (the published files pad the rep with them).
@@ -169,6 +170,7 @@ class JointsClip:
     confidence: np.ndarray | None = None
     label: str | None = None
     feet: np.ndarray | None = None
+    monocular: bool = False  # seen by one camera (squat extract): what lies along its depth axis is a guess
 
     @property
     def duration(self) -> float:
@@ -187,11 +189,13 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
         arrays["feet"] = np.asarray(clip.feet, dtype=np.float32)
     if clip.label is not None:
         arrays["label"] = np.array(clip.label)
+    if clip.monocular:
+        arrays["monocular"] = np.bool_(True)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
 
 
-NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet")  # the only arrays of a joints .npz that are read
+NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet", "monocular")  # the only arrays of a joints .npz read
 MAX_NPZ_ARRAY_BYTES = 256 * 2**20  # per array: ~580,000 frames of float64 joints, far over MAX_SECONDS at 30 fps
 MAX_COORDINATE = 1e6  # metres; larger joint coordinates are not a person (and overflow in float32 distances)
 
@@ -278,7 +282,11 @@ def read_joints_npz(path: str | Path) -> JointsClip:
             label = ALL_CLASSES[class_index(label, ALL_CLASSES)].key
         except KeyError as e:
             raise SquatError(str(e.args[0]), path) from None
-    return JointsClip(joints.astype(np.float32), float(fps), confidence, label, feet)
+    monocular = contents.get("monocular")
+    if monocular is not None and (monocular.size != 1 or monocular.dtype.kind not in "biu"):
+        raise SquatError(f"'monocular' must be one boolean, got {monocular.tolist()!r}", path)
+    return JointsClip(joints.astype(np.float32), float(fps), confidence, label, feet,
+                      bool(monocular) if monocular is not None else False)  # fmt: skip
 
 
 # ---- the paper's JSON -------------------------------------------------------------------------------------

@@ -52,6 +52,26 @@ def model_names(model: str) -> list[str]:
     return list(MODEL_KINDS) if model == ALL else [model]
 
 
+def model_for(name: str, data_spec: str | list[str] | None) -> str:
+    """The model to score on `data_spec`: for a bundled kind (`cnn`, `lstm`) the first of its bundled family
+    (models.BUNDLED) whose inputs that data can give, e.g. `cnn-distances` on the paper's dataset; otherwise
+    `name` itself."""
+    from squatcli.models import BUNDLED, model_paths, read_metadata, spec_of
+    from squatcli.train import unreadable
+
+    if data_spec is None or name not in BUNDLED:
+        return name
+    specs = [data_spec] if isinstance(data_spec, str) else list(data_spec)
+    for candidate in BUNDLED[name]:
+        try:
+            inputs = spec_of(read_metadata(model_paths(candidate)[1]))
+        except SquatError:  # not bundled here: the next one, or `name` itself to say why
+            continue
+        if not any(unreadable(s, inputs) for s in specs):
+            return candidate
+    return name
+
+
 def evaluate_models(
     names: list[str],
     data_spec: str | list[str] | None = None,
@@ -65,7 +85,7 @@ def evaluate_models(
     """
     from squatcli.models import load_model
 
-    classifiers = [load_model(n) for n in names]  # fail fast on a missing model, before loading any data
+    classifiers = [load_model(model_for(n, data_spec)) for n in names]  # fail fast, before loading any data
     cache: dict[tuple, Dataset] = {}
     results = []
     for clf in classifiers:
@@ -160,6 +180,7 @@ class CrossValidation:
     groups: Any  # (N,) their groups
     classes: tuple[str, ...]
     seconds: float
+    views: dict[str, Any] = field(default_factory=dict)  # view -> (probs, called_good) of the rows as it sees them
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
@@ -172,14 +193,18 @@ def cross_validate(
     folds: int | None = None,
     origin: str = "real",
     on_fold: Callable[[int, int, dict], None] | None = None,
+    views: tuple[str, ...] = (),
 ) -> CrossValidation:
     """Cross-validate `config` on `data` by group: the groups of `origin` rows (all rows when no row has that
     origin) are dealt into `folds` folds (None: one group per fold, leave-one-group-out) in a seeded order; rows
     of other origins (the synthetic corpus) are never held out and train in every fold, except the validation
-    people drawn from them. `on_fold(done, total, fold_summary)` reports progress."""
+    people drawn from them. `on_fold(done, total, fold_summary)` reports progress. `views` (rep models): also
+    score the held-out rows as a monocular camera with each of these views (reps.camera_view) would give them
+    (inputs.as_seen)."""
     import time
 
     from squatcli.datasets import split_by_group
+    from squatcli.inputs import as_seen
     from squatcli.models import Classifier
     from squatcli.train import train
 
@@ -195,6 +220,7 @@ def cross_validate(
         raise SquatError(f"cross-validation needs at least 2 groups, this data has {len(groups)}")
     good_rows = data.y == data.classes.index("good")
     rows, probs, called, summaries = [], [], [], []
+    seen: dict[str, list[np.ndarray]] = {v: [] for v in views}
     for k in range(n_folds):
         test_groups = order[k::n_folds]
         test = held[np.isin(data.subjects[held].astype(str), test_groups)]
@@ -204,7 +230,10 @@ def cross_validate(
                                    sub.origin)  # fmt: skip
         result = train(data, config, indices=(rest[tr], rest[va], test))
         clf = Classifier(result.model, result.metadata)
-        p = clf.predict(data.subset(test).inputs)
+        columns = [list(result.metadata["classes"]).index(c) for c in data.classes]  # in the data's class order
+        p = clf.predict(data.subset(test).inputs)[:, columns]
+        for view in views:
+            seen[view].append(clf.predict(as_seen(data.subset(test).inputs, config.inputs, view))[:, columns])
         rows.append(test)
         probs.append(p)
         called.append(p[:, 0] >= clf.threshold)
@@ -224,5 +253,7 @@ def cross_validate(
     spec = float(np.mean(~called_all[~y_good])) if (~y_good).any() else float("nan")
     report.stored = metrics.OperatingPoint(float(np.median([f["threshold"] for f in summaries])), sens, spec)
     report.balanced_accuracy = float(np.nanmean([sens, spec]))
+    thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])
+    by_view = {v: (np.concatenate(p), np.concatenate(p)[:, 0] >= thresholds) for v, p in seen.items()}
     return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
-                           time.perf_counter() - t0)  # fmt: skip
+                           time.perf_counter() - t0, by_view)  # fmt: skip

@@ -148,10 +148,13 @@ def compute(
     confidence: np.ndarray | None = None,
     report: Any = None,
     single_rep: bool = False,
+    view: str | None = None,
 ) -> ModelInput:
     """The model inputs of one clip at 30 fps: `features` (T, 171) normalised distances for clip windows; `joints`
     (T, 19, 3) (+ `feet`, `confidence`) for rep windows, whose reps are measured here unless `report`
-    (reps.measure_reps of these joints) is given. ValueError when the spec cannot be computed (`missing`)."""
+    (reps.measure_reps of these joints) is given; a monocular `view` (reps.camera_view) leaves what lies along the
+    camera's depth axis NaN, which the model reads as "unknown" (models.impute). ValueError when the spec cannot
+    be computed (`missing`)."""
     if spec.window == "clip":
         if features is None:
             raise ValueError("clip windows need the normalised distances")
@@ -165,10 +168,10 @@ def compute(
         raise ValueError(why)
     notes = []
     if report is None:
-        report = measure_reps(joints, FPS, confidence, feet if spec.feet else None, single_rep=single_rep)
+        report = measure_reps(joints, FPS, confidence, feet if spec.feet else None, single_rep=single_rep, view=view)
     rows = [k for k, m in enumerate(report.reps) if rep_seen(m.rep, len(joints), report.fps)]
     if not rows:  # no rep with a visible bottom: judge the clip as one rep
-        report = measure_reps(joints, FPS, confidence, feet if spec.feet else None, single_rep=True)
+        report = measure_reps(joints, FPS, confidence, feet if spec.feet else None, single_rep=True, view=view)
         rows = [0]
         notes.append("no complete rep found: the whole clip was judged as one rep")
     frames = np.empty((len(rows), spec.rep_frames, len(spec.frames)), dtype=np.float32)
@@ -180,6 +183,24 @@ def compute(
         measures[i] = [np.nan if m.values.get(name) is None else m.values[name] for name in spec.measures]
         spans[i] = (m.rep.start, m.rep.end)
     return ModelInput({"frames": frames, "measures": measures}, spans, report, rows, notes)
+
+
+def as_seen(arrays: dict[str, np.ndarray], spec: InputSpec, view: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Copies of rep inputs (`compute`'s arrays) as a monocular camera with this view (reps.camera_view) gives
+    them: what lies along its depth axis (reps.VIEW_HIDES) NaN, in `rows` (default: all). Training reads real 3D
+    reps this way too, so a model knows what to make of a front or side view."""
+    from squatcli.reps import VIEW_HIDES
+
+    hidden = VIEW_HIDES.get(view, ())
+    rows = slice(None) if rows is None else rows
+    out = {k: np.array(v, dtype=np.float32) for k, v in arrays.items()}
+    for name, channels in (("frames", spec.frames), ("measures", spec.measures)):
+        cols = [i for i, c in enumerate(channels) if c in hidden]
+        if cols and name in out:
+            block = out[name][rows]
+            block[..., cols] = np.nan
+            out[name][rows] = block
+    return out
 
 
 def rep_frames(signals: dict[str, np.ndarray], start: int, end: int, spec: InputSpec) -> np.ndarray:

@@ -55,6 +55,16 @@ def _raise(signum, frame) -> None:
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
+def reraise_if_interrupted(error: BaseException) -> None:
+    """Raise the interruption instead of `error` when a signal arrived during an import that the command has not
+    seen: a module whose initialisation the signal broke fails with an error of its own (e.g. ImportError:
+    initialization failed), which is the Ctrl-C, not a fault."""
+    if _pending is not None and not isinstance(error, KeyboardInterrupt):
+        signum = _pending
+        handled()
+        raise (Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()) from error
+
+
 def handled() -> None:
     """Called where the command catches the KeyboardInterrupt: the signal was not swallowed."""
     global _pending

@@ -196,7 +196,8 @@ def fit_calibration(y_good: np.ndarray, scores: np.ndarray) -> tuple[float, floa
     if not _both_classes(y_good):
         return 1.0, 0.0
     fit = LogisticRegression(C=100.0, max_iter=1000).fit(logit(scores)[:, None], y_good)
-    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    return (a, b) if a > 0 else (1.0, 0.0)  # a model whose P(good) does not rank the good rows first is not inverted
 
 
 def logit(p: np.ndarray) -> np.ndarray:

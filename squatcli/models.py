@@ -48,7 +48,8 @@ DEFAULT_MODEL = "cnn"
 METADATA_FORMAT = "squatcli-model"
 METADATA_VERSION = 2  # 2: `inputs`, any classes, `calibration`; 1 (no `inputs`): clip windows, the paper's 7 classes
 
-# Architecture defaults, chosen by measurement (bench/bench_models.py, bench/real_cv.py, models/README.md).
+# Architecture defaults, chosen by measurement (bench/bench_models.py; rep models: `squat evaluate --cv` by
+# recording date, bench/real_targets.py).
 CNN_DEFAULTS: dict[str, Any] = {"width": 64, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
 LSTM_DEFAULTS: dict[str, Any] = {"units": 64, "depth": 2, "l2": 1e-4, "dropout": 0.0, "downsample": 4}
 REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 0.03}

@@ -27,7 +27,7 @@ import numpy as np
 from squatcli.datasets import JointsClip
 from squatcli.errors import SquatError
 from squatcli.features import segment_lengths
-from squatcli.skeleton import DEFAULT_STRIDE, FPS, HEAD_TOP_EXTENSION, J, LIMB_SEGMENTS, N_JOINTS
+from squatcli.skeleton import DEFAULT_STRIDE, FPS, HEAD_TOP_EXTENSION, J, LIMB_SEGMENTS, N_JOINTS, auto_stride
 from squatcli.video import (
     VideoInfo,
     clean_timestamps,
@@ -138,9 +138,10 @@ def _native_stderr_silenced():
 class MediaPipePose:
     """MediaPipe BlazePose (full model, bundled in the mediapipe 0.10.21 wheel) in video/tracking mode."""
 
-    def __init__(self, min_confidence: float = 0.5):
+    def __init__(self, min_confidence: float = 0.5, smooth: bool = True):
         os.environ.setdefault("GLOG_minloglevel", "2")
         self._min_confidence = min_confidence
+        self._smooth = smooth  # MediaPipe's landmark filter; it assumes consecutive frames
         self._pose = None
 
     def __call__(self, rgb: np.ndarray) -> PoseFrame | None:
@@ -150,7 +151,7 @@ class MediaPipePose:
             mp_pose = _import_mediapipe_pose()
             with _native_stderr_silenced():
                 # model_complexity=1 is the only model inside the wheel; 0 and 2 would try to download theirs.
-                self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1,
+                self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=self._smooth,
                                           min_detection_confidence=self._min_confidence,
                                           min_tracking_confidence=self._min_confidence)  # fmt: skip
                 result = self._pose.process(rgb)
@@ -183,6 +184,7 @@ class Extraction:
     bone_variation_worst: dict[str, float] = field(default_factory=dict)  # the same, worse side
     seconds: float = 0.0  # wall time of the whole extraction
     pose_seconds: float = 0.0  # of which in the pose model
+    stride: int = 1  # the pose model ran on every `stride`-th frame
     legs_seen: float = 1.0  # fraction of the analysed frames with a person whose legs are seen (see LEG_VISIBILITY)
     notes: list[str] = field(default_factory=list)  # what the user should know about this extraction
 
@@ -199,7 +201,7 @@ class Extraction:
             "long_gaps_s": [[round(a, 2), round(b, 2)] for a, b in self.long_gaps],
             "bone_variation": {k: round(v, 4) for k, v in self.bone_variation.items()},
             "bone_variation_worst_side": {k: round(v, 4) for k, v in self.bone_variation_worst.items()},
-            "seconds": round(self.seconds, 3), "pose_seconds": round(self.pose_seconds, 3),
+            "seconds": round(self.seconds, 3), "pose_seconds": round(self.pose_seconds, 3), "stride": self.stride,
             "legs_seen": round(self.legs_seen, 4), "notes": list(self.notes),
         }  # fmt: skip
 
@@ -280,19 +282,21 @@ def find_gaps(times: np.ndarray, found: np.ndarray, min_seconds: float) -> list[
 
 def extract_video(
     path: str | Path,
-    stride: int = DEFAULT_STRIDE,
+    stride: int | None = DEFAULT_STRIDE,
     extractor: PoseExtractor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extraction:
-    """Video -> 19 joints per frame at 30 fps, running the pose model on every `stride`-th frame.
+    """Video -> 19 joints per frame at 30 fps, running the pose model on every `stride`-th frame (None: the
+    video's `skeleton.auto_stride`).
 
     Joints between the sampled frames, in gaps without a person, and at the 30 fps grid are linear interpolations
     in time; frames are streamed so memory does not grow with the video's length.
     """
-    if stride < 1:
+    if stride is not None and stride < 1:
         raise ValueError("stride must be >= 1")
     start = time.perf_counter()
     info = probe(path)
+    stride = auto_stride(info.fps) if stride is None else stride
     if info.frame_count > 0:  # refuse an hours-long video before decoding it (the count may be an estimate)
         require_max_duration(info.frame_count / info.fps, info.path)
     own = extractor is None
@@ -339,7 +343,7 @@ def extract_video(
     conf30 = resample(t_sampled, conf, grid).astype(np.float32)
     return Extraction(
         clip=JointsClip(joints30, float(FPS), conf30, None,
-                        None if feet is None else resample(t_sampled, feet, grid).astype(np.float32)),
+                        None if feet is None else resample(t_sampled, feet, grid).astype(np.float32), monocular=True),
         video=info,
         frame_times=frame_times,
         sampled=sampled_arr,
@@ -350,6 +354,7 @@ def extract_video(
         bone_variation_worst={name: max(v) for name, v in variations.items()},
         seconds=time.perf_counter() - start,
         pose_seconds=pose_seconds,
+        stride=stride,
         legs_seen=seen,
         notes=notes + body_notes,
     )

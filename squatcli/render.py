@@ -110,11 +110,24 @@ def synth_preview(path: str | Path, seed: int = 0, severity: float = 0.8, arms: 
 # ---- evaluation figures ---------------------------------------------------------------------------------------
 
 
-def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Good vs rest") -> Path:
-    """One ROC curve per model, with its validation-threshold point (o) and its Youden point on these clips (x)."""
+def _unit_square():
+    """A square figure for curves on [0, 1] x [0, 1] with the dashed diagonal: (figure, axes)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.2), dpi=120)
     ax.plot([0, 1], [0, 1], color="0.75", lw=1, ls="--")
+    return fig, ax
+
+
+def _finish_unit_square(fig, ax, path: str | Path, legend: str, **labels) -> Path:
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), **labels)
+    ax.legend(loc=legend, fontsize=8)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path, bbox_inches="tight")
+
+
+def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Good vs rest") -> Path:
+    """One ROC curve per model, with its validation-threshold point (o) and its Youden point on these clips (x)."""
+    fig, ax = _unit_square()
     for name, r in reports.items():
         if not r.roc_fpr:
             continue
@@ -124,11 +137,8 @@ def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Go
                     label=f"{name} at stored threshold {r.stored.threshold:.3g}")  # fmt: skip
         if r.youden is not None:
             ax.plot(1 - r.youden.specificity, r.youden.sensitivity, "x", color=line.get_color(), ms=8)
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (faulty clips called good)",
-           ylabel="sensitivity (good clips called good)", title=title)  # fmt: skip
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path, bbox_inches="tight")
+    return _finish_unit_square(fig, ax, path, "lower right", xlabel="1 - specificity (faulty clips called good)",
+                               ylabel="sensitivity (good clips called good)", title=title)  # fmt: skip
 
 
 def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title: str = "",
@@ -155,9 +165,7 @@ def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title:
 def reliability_figure(reports: Mapping[str, Report], path: str | Path) -> Path:
     """Reliability diagram of P(good) per model: in each bin of predicted P(good), the share of rows that are
     good (a calibrated model lies on the diagonal), marker area by rows; the ECE in the legend."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5.2), dpi=120)
-    ax.plot([0, 1], [0, 1], color="0.75", lw=1, ls="--")
+    fig, ax = _unit_square()
     for name, r in reports.items():
         if not r.reliability:
             continue
@@ -166,8 +174,5 @@ def reliability_figure(reports: Mapping[str, Report], path: str | Path) -> Path:
         n = np.array([b["n"] for b in r.reliability], dtype=float)
         (line,) = ax.plot(x, y, lw=1.5, label=f"{name} (ECE {r.ece:.3f}, {r.n} rows)")
         ax.scatter(x, y, s=15 + 200 * n / n.max(), color=line.get_color(), alpha=0.6)
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="predicted P(good)", ylabel="observed share of good rows",
-           title="Calibration of P(good)")  # fmt: skip
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path, bbox_inches="tight")
+    return _finish_unit_square(fig, ax, path, "upper left", xlabel="predicted P(good)",
+                               ylabel="observed share of good rows", title="Calibration of P(good)")  # fmt: skip

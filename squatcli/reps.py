@@ -327,6 +327,7 @@ def measure_reps(
     confidence: np.ndarray | None = None,
     feet: np.ndarray | None = None,
     single_rep: bool = False,
+    view: str | None = None,
 ) -> RepReport:
     """(T, 19, 3) joints (metres, or any unit but `depth_cm`) -> reps and their measurements with cues: what
     `squat assess` reports and what rep models read (`inputs.py`).
@@ -336,12 +337,15 @@ def measure_reps(
     over the rep (in a side view the far leg is occluded and its depth is a guess), and the knee angle of a
     hidden leg. `feet` (T, 4, 3) (skeleton.FEET) adds the foot measurements. `single_rep`: the clip is known to
     hold one rep (a dataset's cut reps): the deepest rep found is kept, or the whole clip if none is found.
+    `view` (`camera_view` of a monocular video; None for 3D sources) leaves unmeasured what lies along that
+    camera's depth axis, where one camera only guesses (VIEW_HIDES): None in the measurements, NaN in the signals.
     Joints that a source lacks (e.g. ears) may be NaN: what needs them is None.
     """
     joints = _check(joints)
     up = estimate_up(joints)
     s = hip_height(joints, up, fps)
     signals = frame_signals(joints, up, fps, feet)
+    signals |= {name: np.full(len(joints), np.nan) for name in VIEW_HIDES.get(view, ()) if name in signals}
     thigh = float(np.median(0.5 * (segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "r_hip", "r_knee"))))
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
     if conf is not None and conf.shape != joints.shape[:2]:
@@ -384,6 +388,47 @@ FOOT_CHANNELS: dict[str, str] = {
     "toe_lift": "toe tip minus ankle height along up, change from standing, in shank lengths",
     "heel_lift": "heel minus ankle height along up, change from standing, in shank lengths",
 }  # fmt: skip
+# What one camera cannot measure: whatever lies along its depth axis, which monocular pose estimates worst (a front
+# view of a real bodyweight squat read 2-6 degrees of trunk lean and knees 84 degrees at parallel; from behind, a
+# foot pitch of 43 degrees with the feet flat). Signals by the plane they lie in:
+# widths across the body (left-right) ...
+WIDTH_CHANNELS = ("knee_ankle_width", "knee_hip_width", "stance_width")
+WIDTH_MEASURES = ("knee_ankle_width_ratio", "min_knee_ankle_width", "knee_hip_width_ratio", "stance_width")
+# ... and angles in the sagittal plane (forward-back: lean, knee and hip bend, knee travel, head and foot pitch).
+# Heights along the body's vertical (hip height, depth) lie in the image plane of any upright camera: always kept.
+SAGITTAL_CHANNELS = ("knee_angle", "l_knee_angle", "r_knee_angle", "hip_angle", "trunk_lean", "shank_angle",
+                     "thigh_angle", "head_pitch", "head_angle", "foot_pitch", "toe_lift", "heel_lift")  # fmt: skip
+SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "shank_angle", "max_shank_angle",
+                     "thigh_angle", "head_angle", "head_pitch", "max_head_pitch", "foot_pitch", "max_foot_pitch",
+                     "min_foot_pitch", "max_toe_lift", "max_heel_lift")  # fmt: skip
+FRONT, SIDE, OBLIQUE = "front", "side", "oblique"
+# A monocular camera's view (`camera_view`) -> the signals and measurements along its depth axis, left unmeasured.
+VIEW_HIDES: dict[str, tuple[str, ...]] = {FRONT: SAGITTAL_CHANNELS + SAGITTAL_MEASURES, SIDE: WIDTH_CHANNELS + WIDTH_MEASURES}
+FRONT_MAX, SIDE_MIN = 35.0, 55.0  # degrees of the hips' left-right axis out of the image plane: front/back, side
+
+
+def view_angle(joints: np.ndarray, depth_axis: np.ndarray = np.array([0.0, 0.0, 1.0])) -> float:
+    """Median angle in degrees between the hips' left-right axis and the image plane (the plane across
+    `depth_axis`, z for MediaPipe's world landmarks): 0 facing the camera or turned away, 90 side on."""
+    axis = _unit(joints[:, J["l_hip"]] - joints[:, J["r_hip"]])
+    return float(np.degrees(np.arcsin(np.clip(np.nanmedian(np.abs(axis @ depth_axis)), 0, 1))))
+
+
+def camera_view(joints: np.ndarray) -> str:
+    """How a monocular camera saw the body: FRONT (facing it or turned away, within FRONT_MAX), SIDE (beyond
+    SIDE_MIN) or OBLIQUE (between: nothing lies mostly along its depth axis, so nothing is hidden)."""
+    angle = view_angle(joints)
+    return FRONT if angle < FRONT_MAX else SIDE if angle > SIDE_MIN else OBLIQUE
+
+
+VIEW_NOTES = {
+    FRONT: "seen from the front or back: trunk lean, knee and hip bend, knee travel, head and foot pitch lie along the "
+           "camera's depth axis, where one camera only guesses; they are not measured, nor used for the verdict",
+    SIDE: "seen from the side: knee and stance widths lie along the camera's depth axis, where one camera only "
+          "guesses; they are not measured, nor used for the verdict",
+}  # fmt: skip
+
+
 STANDING_BAND = 0.15  # standing frames: hip height within this fraction of the clip's excursion of its top
 
 
@@ -476,7 +521,7 @@ def _measure(
     depth_m = over("depth_m", np.min)
     legs = [side for side in "lr" if _visible(conf, span, f"{side}_hip", f"{side}_knee", f"{side}_ankle")]
     knee_angle = np.mean([sig[f"{side}_knee_angle"][span] for side in legs or "lr"], axis=0)
-    width_seen = _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle")
+    width_seen = _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle") and np.isfinite(sig["knee_ankle_width"][span]).any()
     stand = _standing_level(s)
     values: dict[str, float | None] = {
         "depth": depth_m / thigh if thigh > 0 else None,

@@ -14,9 +14,17 @@ FPS = 30  # frames per second of the dataset and of every feature sequence
 WINDOW = 300  # frames the classifiers read (10 s at 30 fps)
 N_JOINTS = 19
 N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
-# Pose model on every 3rd video frame, joints interpolated between: 2.7x the frames/s of every frame at 1.3 cm
-# median difference on a 10 s 720p squat video (bench/bench_extract.py).
-DEFAULT_STRIDE = 3
+# The pose model runs about this many times a second (`auto_stride`): on every frame of a 30 fps video. Skipping
+# frames was 2.7x faster at stride 3 with a 1.3 cm median difference on a slow squat (bench/bench_extract.py), but
+# a fast rep loses its bottom: a 0.6 s side-view rep read 53 degrees of trunk lean at every frame, 32 at every 2nd
+# and 26 at every 3rd (MediaPipe's tracker follows fast motion badly across skipped frames).
+POSE_RATE = 30.0
+DEFAULT_STRIDE = None  # `auto_stride` of the video's frame rate
+
+
+def auto_stride(fps: float) -> int:
+    """Run the pose model on every k-th frame so that it sees about POSE_RATE frames a second (1 up to 45 fps)."""
+    return max(1, int(round(fps / POSE_RATE)))
 MIN_SECONDS = 1.0  # shorter clips hold less than a rep: every input kind is refused below this
 # Longer clips are refused (an hour of joints at 30 fps is 108,000 frames, ~50 MB): bounds memory and time.
 MAX_SECONDS = 3600.0

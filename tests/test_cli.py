@@ -65,7 +65,7 @@ def test_extract_with_no_person_leaves_no_file(tmp_path):
     video = write_video(tmp_path / "blank.mp4", 45, value=lambda i: 90)
     out = tmp_path / "blank.npz"
     code, _, stderr = run("extract", video, "-o", out)
-    assert code == 1 and "person was found in only 0 of 15 analysed frames" in stderr
+    assert code == 1 and "person was found in only 0 of 45 analysed frames" in stderr  # 30 fps: every frame
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mp4"]
 
 
@@ -76,12 +76,13 @@ def test_extract_real_video_writes_joints_and_json_summary(shared_video, tmp_pat
     code, stdout, stderr = run("extract", video, "-o", out, "--json")
     assert code == 0, stderr
     summary = json.loads(stdout)
-    assert summary["frames"] == 140 and summary["frames_processed"] == 47 and summary["stride"] == 3
+    assert summary["frames"] == 140 and summary["frames_processed"] == 140 and summary["stride"] == 1  # 30 fps: all
     assert summary["person_fraction"] >= 0.95 and summary["output"] == str(out)
     assert set(summary["bone_variation"]) == {"shank", "thigh", "upper arm", "forearm"}
     clip = read_joints_npz(out)
     assert clip.joints.shape == (140, 19, 3) and clip.fps == 30 and clip.confidence.shape == (140, 19)
     assert np.isfinite(clip.joints).all()
+    assert clip.monocular  # one camera: assess judges it from what its view shows, as it would the video
 
 
 def test_real_console_script_has_no_traceback(tmp_path):

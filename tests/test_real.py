@@ -109,6 +109,40 @@ def test_the_measures_a_model_reads_are_the_ones_reps_reports(layout):
         assert value == pytest.approx(reported[name], abs=0.06), name
 
 
+@pytest.mark.parametrize("view", ["front", "side"])
+def test_training_reads_reps_as_a_view_sees_them_exactly_as_assessment_computes_them(layout, view):
+    """inputs.as_seen (what training masks) hides exactly what measuring the rep from that view hides."""
+    clip = D.read_real_reps(layout).clips[2]
+    spec = I.rep_inputs(feet=True)
+    whole = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True).arrays
+    masked = I.as_seen(whole, spec, view)
+    seen = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True, view=view).arrays
+    for k in whole:
+        assert np.array_equal(np.isnan(masked[k]), np.isnan(seen[k])), k
+        assert np.isnan(masked[k]).any() and not np.isnan(whole[k]).any()
+        ok = ~np.isnan(seen[k])
+        assert np.allclose(masked[k][ok], seen[k][ok], atol=1e-4), k
+    rows = I.as_seen({"frames": np.repeat(whole["frames"], 4, 0), "measures": np.repeat(whole["measures"], 4, 0)},
+                     spec, view, np.array([1, 3]))  # fmt: skip
+    assert [bool(np.isnan(rows["measures"][i]).any()) for i in range(4)] == [False, True, False, True]
+
+
+def test_view_masking_sets_a_quarter_of_the_rows_to_each_view_at_the_training_mean():
+    spec = I.rep_inputs(feet=True)
+    n = 4000
+    x = {"frames": np.ones((n, spec.rep_frames, len(spec.frames)), np.float32),
+         "measures": np.ones((n, len(spec.measures)), np.float32)}  # fmt: skip
+    means = {"frames": np.full(len(spec.frames), 7.0), "measures": np.full(len(spec.measures), 7.0)}
+    out = T.mask_views(x, spec, means, np.random.default_rng(0))
+    trunk = out["measures"][:, spec.measures.index("max_trunk_lean")]
+    width = out["measures"][:, spec.measures.index("knee_ankle_width_ratio")]
+    assert not np.isnan(out["measures"]).any() and set(np.unique(out["measures"])) == {1.0, 7.0}
+    assert abs(np.mean(trunk == 7) - T.VIEW_MASKING["front"]) < 0.03
+    assert abs(np.mean(width == 7) - T.VIEW_MASKING["side"]) < 0.03
+    assert not np.any((trunk == 7) & (width == 7))  # one view per row
+    assert np.all(out["measures"][:, spec.measures.index("depth")] == 1)  # heights: every view sees them
+
+
 def test_an_input_lacking_what_a_spec_reads_says_what_is_missing(layout):
     clip = D.read_real_reps(layout).clips[0]
     assert I.missing(I.rep_inputs(feet=True), clip.joints, None) == "needs foot points (heels and toes), which this input lacks"
@@ -150,7 +184,7 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
 
     class Fake:
         def __init__(self, n):
-            self.metadata = {"training": {"best_epoch": 1}}
+            self.metadata = {"training": {"best_epoch": 1}, "classes": list(data.classes)}
             self.model = None
             self.n = n
 
@@ -161,7 +195,7 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
 
     class Clf:
         def __init__(self, model, metadata):
-            self.threshold, self.temperature = 0.5, 1.0
+            self.threshold, self.calibration = 0.5, (1.0, 0.0)
 
         def predict(self, inputs):
             n = len(inputs["measures"])
@@ -177,9 +211,13 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
 
 
 @pytest.mark.slow
-def test_threshold_and_calibration_come_from_validation_only(layout):
-    """Scrambling every test row changes neither the temperature nor the threshold; they are what the
-    validation rows give."""
+@pytest.mark.parametrize("crossfit", [0, 2])
+def test_threshold_and_calibration_come_from_validation_only(layout, crossfit):
+    """Scrambling every test row changes neither the calibration nor the threshold. With a validation split
+    (crossfit 0) they are what its rows give; cross-fitted (the rep models' default), what the out-of-fold
+    predictions of the training rows give."""
+    from squatcli.models import Classifier
+
     data, _ = T.load_data([str(layout)], I.rep_inputs(feet=True))
     train, val, test = T.split(data, "subject", 0)
     scrambled = data.subset(np.arange(len(data)))
@@ -187,18 +225,24 @@ def test_threshold_and_calibration_come_from_validation_only(layout):
     scrambled.inputs = {k: v.copy() for k, v in scrambled.inputs.items()}
     for v in scrambled.inputs.values():
         v[test] = rng.normal(size=v[test].shape)
-    config = T.TrainConfig("cnn", epochs=3, seed=0, split="subject", inputs=I.rep_inputs(True))
+    config = T.TrainConfig("cnn", epochs=3, seed=0, split="subject", inputs=I.rep_inputs(True), crossfit=crossfit)
     a, b = T.train(data, config), T.train(scrambled, config)
     assert a.metadata["threshold"] == pytest.approx(b.metadata["threshold"], abs=1e-6)
     assert a.metadata["calibration"] == pytest.approx(b.metadata["calibration"], abs=1e-6)
     assert a.metadata["data"]["test_fingerprint"] != b.metadata["data"]["test_fingerprint"]
-    from squatcli.models import Classifier
-
     clf = Classifier(a.model, a.metadata)
-    raw = clf.predict(data.subset(val).inputs, calibrated=False)
-    platt = metrics.fit_calibration(metrics.good_labels(data.y[val]), raw[:, 0])
-    assert (a.metadata["calibration"]["a"], a.metadata["calibration"]["b"]) == pytest.approx(platt, rel=1e-3)
-    op = metrics.youden(metrics.good_labels(data.y[val]), metrics.good_scores(clf.predict(data.subset(val).inputs)))
+    if crossfit:
+        rows = np.union1d(train, val)
+        assert a.metadata["validation"]["n"] == len(rows) and "out-of-fold" in a.metadata["threshold_rule"]
+        raw = T._crossfit_predictions(data.subset(rows), config.resolved(), a.metadata["architecture"], len(data.classes))
+    else:
+        rows = val
+        raw = clf.predict(data.subset(val).inputs, calibrated=False)
+    platt = metrics.fit_calibration(metrics.good_labels(data.y[rows]), raw[:, 0])
+    assert (a.metadata["calibration"]["a"], a.metadata["calibration"]["b"]) == pytest.approx(platt, rel=1e-3, abs=1e-6)
+    from squatcli.models import calibrate
+
+    op = metrics.youden(metrics.good_labels(data.y[rows]), calibrate(raw, *platt)[:, 0])
     assert a.metadata["threshold"] == pytest.approx(op.threshold, abs=1e-5)
 
 
@@ -220,7 +264,7 @@ def test_trained_rep_model_records_its_inputs_and_data(rep_model, layout):
     assert md["classes"] == ["good", "knees_in", "shallow"]
     assert md["data"]["real_citation"].startswith("M. Chariar") and md["data"]["split"] == "subject"
     assert all(g.startswith("real:") for g in md["data"]["val_subjects"] + md["data"]["test_subjects"])
-    assert md["calibration"]["temperature"] > 0 and 0 <= md["threshold"] <= 1
+    assert md["calibration"]["a"] > 0 and 0 <= md["threshold"] <= 1 and md["training"]["crossfit_folds"] == 5
     assert set(md["standardisation"]) == {"frames", "measures"}
 
 
@@ -282,3 +326,67 @@ def test_a_model_trained_on_the_real_reps_beats_chance_on_a_date_it_never_saw():
     p = Classifier(result.model, result.metadata).predict(data.subset(np.flatnonzero(held)).inputs)
     auc = metrics.auc(metrics.good_labels(data.y[held]), p[:, 0])
     assert auc >= 0.75, f"AUC {auc:.3f} on a held-out date"
+
+
+def save_untrained(path: Path, kind: str, spec: I.InputSpec, classes: list[str]) -> None:
+    """An untrained model with the metadata a trained one carries: enough to test which model reads what."""
+    from squatcli import models as M
+
+    shapes = spec.shapes()
+    stats = {k: (np.zeros(shape[-1]), np.ones(shape[-1])) for k, shape in shapes.items()}
+    model = M.build(kind, spec, stats, len(classes), **({"width": 4} if spec.window == "rep" else {"width": 4, "depth": 1}))
+    meta = {"format": M.METADATA_FORMAT, "version": M.METADATA_VERSION, "name": path.name, "kind": kind,
+            "classes": classes, "inputs": spec.to_dict(), "window": 300 if spec.window == "clip" else spec.rep_frames,
+            "features": {"n": 171}, "threshold": 0.5,
+            "standardisation": {k: {"mean": m.tolist(), "std": d.tolist()} for k, (m, d) in stats.items()}}  # fmt: skip
+    M.save_model(model, meta, path)
+
+
+def test_assess_picks_the_bundled_model_each_input_can_feed_and_says_so(tmp_path, monkeypatch):
+    from squatcli import synth
+    from squatcli.datasets import JointsClip, write_joints_npz, write_paper_json
+    from squatcli.features import distances
+    from squatcli.skeleton import CLASS_KEYS
+
+    bundle = tmp_path / "models"
+    rep_classes = ["good", "knees_in", "shallow", "knees_forward", "forward_lean"]
+    save_untrained(bundle / "cnn", "cnn", I.rep_inputs(True), rep_classes + ["toes_up"])
+    save_untrained(bundle / "cnn-nofeet", "cnn", I.rep_inputs(False), rep_classes)
+    save_untrained(bundle / "cnn-distances", "cnn", I.PAPER_INPUTS, list(CLASS_KEYS))
+    monkeypatch.setenv("SQUAT_MODELS_DIR", str(bundle))
+    clip = synth.example_clip()
+    with_feet, without, paper = tmp_path / "feet.npz", tmp_path / "joints.npz", tmp_path / "clip.json"
+    write_joints_npz(with_feet, clip)
+    write_joints_npz(without, JointsClip(clip.joints, clip.fps))
+    write_paper_json(paper, distances(clip.joints))
+    result = runner.invoke(app, ["assess", "--json", str(with_feet), str(without), str(paper)])
+    assert result.exit_code == 0, result.stderr
+    a, b, c = (json.loads(line) for line in result.stdout.splitlines())
+    assert (a["model"], b["model"], c["model"]) == ("cnn", "cnn-nofeet", "cnn-distances")
+    assert a["judged_by"] == b["judged_by"] == "reps" and c["judged_by"] == "windows"
+    assert a["classes"][-1] == "toes_up" and "toes_up" not in b["classes"] and c["classes"] == list(CLASS_KEYS)
+    assert not any("judged by" in n for n in a["notes"])
+    assert any("judged by the bundled model cnn-nofeet" in n and "lacks what the cnn model reads" in n for n in b["notes"])
+    assert any("judged by the bundled model cnn-distances" in n for n in c["notes"])
+    # asked for exactly the model with feet, the 19-joint clip is refused with the reason, the others go on
+    result = runner.invoke(app, ["assess", "--json", str(with_feet), str(without), "-m", "cnn"])
+    assert result.exit_code == 0  # `cnn` is the bundled kind: it falls back
+    result = runner.invoke(app, ["assess", "--json", str(without), "-m", str(bundle / "cnn")])
+    (obj,) = (json.loads(line) for line in result.stdout.splitlines())
+    assert result.exit_code == 1 and not obj["ok"] and "needs foot points" in obj["error"]
+
+
+def test_model_metadata_must_name_inputs_this_squatcli_computes(tmp_path):
+    from squatcli import models as M
+
+    save_untrained(tmp_path / "m", "cnn", I.rep_inputs(False), ["good", "knees_in"])
+    md = json.loads((tmp_path / "m.json").read_text())
+    for bad, message in ((dict(md["inputs"], frames=["knee_angle", "telepathy"]), "cannot compute"),
+                         (dict(md["inputs"], window="day"), "unknown input window"),
+                         ("rep", "'inputs' must be an object")):  # fmt: skip
+        (tmp_path / "m.json").write_text(json.dumps(md | {"inputs": bad}))
+        with pytest.raises(SquatError, match=message):
+            M.load_model(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps(md | {"classes": ["knees_in", "good"]}))
+    with pytest.raises(SquatError, match="good first"):
+        M.load_model(tmp_path / "m")

@@ -319,3 +319,38 @@ def test_to_dict_is_json_and_nan_free():
 def test_rejects_bad_shapes():
     with pytest.raises(ValueError):
         reps.measure_reps(np.zeros((10, 18, 3)))
+
+
+def _yaw(deg: float) -> np.ndarray:
+    """Rotation by `deg` about the vertical (y): 0 leaves the stick figure's left-right axis (z) along the
+    camera's depth axis (side on), 90 turns it across the picture (facing the camera)."""
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+@pytest.mark.parametrize("yaw, view", [(0, reps.SIDE), (20, reps.SIDE), (45, reps.OBLIQUE), (70, reps.FRONT),
+                                       (90, reps.FRONT), (270, reps.FRONT)])  # fmt: skip
+def test_camera_view_from_the_hips_axis(yaw, view):
+    joints = squat_clip(n_reps=1, rotation=_yaw(yaw))
+    assert reps.view_angle(joints) == pytest.approx(90 - min(yaw % 180, 180 - yaw % 180), abs=0.5)
+    assert reps.camera_view(joints) == view
+
+
+@pytest.mark.parametrize("view, hidden, kept", [
+    (reps.FRONT, reps.SAGITTAL_MEASURES, reps.WIDTH_MEASURES),
+    (reps.SIDE, reps.WIDTH_MEASURES, reps.SAGITTAL_MEASURES),
+])  # fmt: skip
+def test_a_view_leaves_unmeasured_what_lies_along_the_cameras_depth_axis(view, hidden, kept):
+    joints = squat_clip(n_reps=2)
+    full = reps.measure_reps(joints).reps
+    seen = reps.measure_reps(joints, view=view).reps
+    assert len(seen) == len(full) == 2
+    for a, b in zip(full, seen):
+        for name in reps.MEASUREMENTS:
+            if name in hidden:
+                assert b.values.get(name) is None, name
+            elif a.values.get(name) is not None:  # everything else is measured exactly as without a view
+                assert b.values[name] == pytest.approx(a.values[name]), name
+        assert b.values["depth"] is not None and b.values["hip_drop"] is not None  # heights: any upright camera
+        assert all(b.values[name] is not None for name in kept if a.values.get(name) is not None)
+    assert reps.measure_reps(joints, view=reps.OBLIQUE).reps[0].values == full[0].values  # nothing hidden

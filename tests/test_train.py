@@ -168,7 +168,7 @@ def test_evaluate_json_on_the_models_test_split(trained, tiny, tmp_path):
     assert sum(map(sum, m["confusion"])) == m["n"] and len(m["roc_fpr"]) == len(m["roc_tpr"])
     for key in ("accuracy", "kappa", "auc", "per_class", "confusion_normalised", "youden", "stored"):
         assert key in m
-    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["confusion_cnn.png", "roc.png"]
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["confusion_cnn.png", "reliability.png", "roc.png"]
     assert (tmp_path / "figs" / "roc.png").read_bytes()[:4] == b"\x89PNG"
 
 
