@@ -4,15 +4,16 @@
                                            [--kind cnn] [--out docs/] [--json results.json]
 
 1. Cross-validation by recording date on the real reps (leave one date out unless --folds): the recipe of each
-   bundled rep model (with foot points, and without), trained as `squat train` trains it (real reps + the
-   synthetic corpus), scored on the held-out date. Prints good-vs-faulty AUC (all faults the model reads, and
-   without heels/toes lifting, the issue's comparison), balanced accuracy at each fold's own validation
-   threshold, recall of knees caving -> knees in and no depth -> too shallow, and the expected calibration error
-   of P(good). With --out, writes the ROC, reliability and confusion figures.
+   bundled rep model (with foot points, and without), trained as `squat train` trains it, scored on the held-out
+   date, as the 3D reps and as a front and a side video would see them. Prints good-vs-faulty AUC (all faults the
+   model reads, and without heels/toes lifting, the issue's comparison), balanced accuracy at each fold's own
+   threshold, recall of knees caving -> knees in and no depth -> too shallow (of the verdict: good at the
+   threshold, else the most probable fault), and the expected calibration error of P(good). With --out, writes
+   the ROC, reliability and confusion figures.
 2. The bundled default model on the three shared videos (their sources say: good, correct, incorrect).
 3. The bundled models on their held-out synthetic people: accuracy over the paper's seven classes.
 4. `squat assess` of a 10 s 1280x720 video, cold (median of 3 runs), and one rep's inference (median of 50).
-The cross-validation trains 16 x 6 models per recipe: about 15-25 minutes each on 2 cores.
+The cross-validation trains 16 x 6 models per recipe: about 9 minutes each for the CNN on 2 quiet cores.
 """
 
 from __future__ import annotations

@@ -48,13 +48,15 @@ class Motion:
     view: str | None = None  # reps.camera_view of a monocular input (a video, an extracted .npz); None: 3D
 
 
-def verdict(probs: np.ndarray, threshold: float) -> tuple[bool, int | None]:
+def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = ()) -> tuple[bool, int | None]:
     """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold, else the
-    most probable fault."""
+    most probable fault, leaving out the `unseen` ones (faults the camera's view cannot show) unless all are."""
     if probs[GOOD] >= threshold:
         return True, None
     faults = np.asarray(probs, dtype=float).copy()
-    faults[GOOD] = -1
+    faults[GOOD] = -np.inf
+    if len(unseen) < len(faults) - 1:
+        faults[list(unseen)] = -np.inf
     return False, int(np.argmax(faults))
 
 
@@ -80,13 +82,21 @@ class Assessment:
         return self.row_probs.mean(axis=0)
 
     @property
+    def unseen(self) -> tuple[int, ...]:
+        """Indices of the classes the input's camera view cannot show (reps.VIEW_UNSEEN_CLASSES)."""
+        from squatcli.reps import VIEW_UNSEEN_CLASSES
+
+        hidden = VIEW_UNSEEN_CLASSES.get(self.motion.view, ())
+        return tuple(k for k, c in enumerate(self.classes) if c in hidden)
+
+    @property
     def good(self) -> bool:
         return verdict(self.probabilities, self.threshold)[0]
 
     @property
     def main_fault(self) -> int | None:
-        """Index (into `classes`) of the most probable fault when the verdict is NEEDS WORK."""
-        return verdict(self.probabilities, self.threshold)[1]
+        """Index (into `classes`) of the most probable fault the view can show when the verdict is NEEDS WORK."""
+        return verdict(self.probabilities, self.threshold, self.unseen)[1]
 
     @property
     def verdict_text(self) -> str:
@@ -96,7 +106,7 @@ class Assessment:
         """Rep models: per judged rep (index into reps.reps), its verdict, main fault and probabilities."""
         out = {}
         for row, k in enumerate(self.rep_rows):
-            good, fault = verdict(self.row_probs[row], self.threshold)
+            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen)
             out[k] = {"verdict": "good" if good else "needs_work",
                       "main_fault": None if fault is None else self.classes[fault],
                       "probabilities": self._named(self.row_probs[row])}  # fmt: skip

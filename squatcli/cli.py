@@ -569,7 +569,7 @@ def render_assessment(result) -> None:
     cue = squat_class("good" if result.good else result.classes[result.main_fault]).cue
     out.print(Panel(f"[bold {colour}]{result.verdict_text}[/]\n{cue}", expand=False))
     rows = f"{len(result.spans)} rep(s)" if result.window == "rep" else f"{len(result.spans)} window(s) of 10 s"
-    out.print(f"[dim]P(good) {probs[GOOD]:.2f} vs threshold {result.threshold:.2f} (Youden's index on validation data); "
+    out.print(f"[dim]P(good) {probs[GOOD]:.2f} vs threshold {result.threshold:.2f} (Youden's index on data the model did not train on); "
               f"model {result.model} ({result.inputs}); mean over {rows}[/]")  # fmt: skip
     if result.reps is not None:
         render_reps(result.reps, result.rep_verdicts())

@@ -404,6 +404,11 @@ SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lea
 FRONT, SIDE, OBLIQUE = "front", "side", "oblique"
 # A monocular camera's view (`camera_view`) -> the signals and measurements along its depth axis, left unmeasured.
 VIEW_HIDES: dict[str, tuple[str, ...]] = {FRONT: SAGITTAL_CHANNELS + SAGITTAL_MEASURES, SIDE: WIDTH_CHANNELS + WIDTH_MEASURES}
+# The faults a view cannot show, being seen only in what it hides: never named as a video's or rep's main fault.
+VIEW_UNSEEN_CLASSES: dict[str, tuple[str, ...]] = {
+    FRONT: ("back_round", "back_arch", "head_up", "knees_forward", "forward_lean", "toes_up"),
+    SIDE: ("knees_in",),
+}
 FRONT_MAX, SIDE_MIN = 35.0, 55.0  # degrees of the hips' left-right axis out of the image plane: front/back, side
 
 
@@ -423,9 +428,10 @@ def camera_view(joints: np.ndarray) -> str:
 
 VIEW_NOTES = {
     FRONT: "seen from the front or back: trunk lean, knee and hip bend, knee travel, head and foot pitch lie along the "
-           "camera's depth axis, where one camera only guesses; they are not measured, nor used for the verdict",
+           "camera's depth axis, where one camera only guesses; they are not measured, nor used for the verdict, "
+           "and the faults only they show (leaning forward, knees too far forward, toes lifting) are not named",
     SIDE: "seen from the side: knee and stance widths lie along the camera's depth axis, where one camera only "
-          "guesses; they are not measured, nor used for the verdict",
+          "guesses; they are not measured, nor used for the verdict, and knees caving in is not named",
 }  # fmt: skip
 
 

@@ -16,8 +16,8 @@ N_JOINTS = 19
 N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
 # The pose model runs about this many times a second (`auto_stride`): on every frame of a 30 fps video. Skipping
 # frames was 2.7x faster at stride 3 with a 1.3 cm median difference on a slow squat (bench/bench_extract.py), but
-# a fast rep loses its bottom: a 0.6 s side-view rep read 53 degrees of trunk lean at every frame, 32 at every 2nd
-# and 26 at every 3rd (MediaPipe's tracker follows fast motion badly across skipped frames).
+# a fast rep loses its bottom: the 0.6 s rep of the shared side-view video read 56 degrees of trunk lean at every
+# frame, 42 at every 2nd and 31 at every 3rd (MediaPipe's tracker follows fast motion badly across skipped frames).
 POSE_RATE = 30.0
 DEFAULT_STRIDE = None  # `auto_stride` of the video's frame rate
 

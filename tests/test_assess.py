@@ -296,3 +296,11 @@ def test_a_monocular_clip_is_judged_from_what_its_view_shows(tmp_path, yaw, view
     for rep in obj["reps"]["reps"]:
         assert rep[kept] is not None and (hidden is None or rep[hidden] is None)
         assert rep["depth"] is not None
+
+
+def test_the_main_fault_is_one_the_camera_view_can_show():
+    probs = np.array([0.1, 0.2, 0.3, 0.4])  # good, knees_in, shallow, forward_lean
+    assert A.verdict(probs, 0.5) == (False, 3)
+    assert A.verdict(probs, 0.5, unseen=(3,)) == (False, 2)  # from the front leaning cannot be seen
+    assert A.verdict(probs, 0.5, unseen=(1, 2, 3)) == (False, 3)  # all hidden: the most probable after all
+    assert A.verdict(probs, 0.05, unseen=(3,)) == (True, None)

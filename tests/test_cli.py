@@ -90,3 +90,19 @@ def test_real_console_script_has_no_traceback(tmp_path):
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.strip() == f"error: {tmp_path / 'nope.mov'}: no such file"
+
+
+@pytest.mark.slow
+def test_readme_shows_what_assess_example_prints():
+    """The README's example output is the real one: regenerate it (COLUMNS=120) when the bundled model changes."""
+    import os
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shown = re.search(r"```\n(squatcli/data/example_squat\.npz\n.*?)```", (root / "README.md").read_text(encoding="utf-8"), re.S)
+    done = subprocess.run([sys.executable, "-m", "squatcli.cli", "assess", "--example"], capture_output=True, text=True,
+                          cwd=root, env={**os.environ, "COLUMNS": "120", "PYTHONIOENCODING": "utf-8"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.replace(str(root) + os.sep, "")
+    assert shown is not None and printed == shown.group(1)
