@@ -56,13 +56,13 @@ def cross_validation(kind: str, inputs: str, data_specs: list[str], folds: int |
     t = time.perf_counter()
     cv = evaluation.cross_validate(data, config, folds, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} reps), AUC {f['auc']:.3f}", flush=True),
-        views=VIEWS)  # fmt: skip
+        variants={view: evaluation.seen_as(data, spec, view) for view in VIEWS})  # fmt: skip
     r = cv.report
     return {
         "recipe": f"{kind}, {inputs} inputs, data {' + '.join(data_specs)}, synthetic weight {config.synthetic_weight}",
         "folds": len(cv.folds), "reps": int(len(cv.y)), "seconds": round(time.perf_counter() - t),
         **figures(data.classes, cv.y, cv.probs, cv.called_good),
-        "views": {view: figures(data.classes, cv.y, *cv.views[view]) for view in VIEWS},
+        "views": {view: figures(data.classes, cv.y, *cv.variants[view]) for view in VIEWS},
         "confusion": r.confusion, "classes": list(r.classes), "report": r,
     }  # fmt: skip
 

@@ -159,6 +159,16 @@ def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str])
     return data, np.array([classes.index(data.classes[i]) for i in data.y], dtype=np.int64)
 
 
+def seen_as(data: Dataset, spec: Any, view: str) -> Dataset:
+    """`data`'s rep rows as a monocular camera with this view would give them (inputs.as_seen): a variant for
+    `cross_validate`."""
+    from squatcli.inputs import as_seen
+
+    out = data.subset(np.arange(len(data)))
+    out.inputs = as_seen(data.inputs, spec, view)
+    return out
+
+
 # ---- cross-validation by group --------------------------------------------------------------------------------
 
 
@@ -180,7 +190,7 @@ class CrossValidation:
     groups: Any  # (N,) their groups
     classes: tuple[str, ...]
     seconds: float
-    views: dict[str, Any] = field(default_factory=dict)  # view -> (probs, called_good) of the rows as it sees them
+    variants: dict[str, Any] = field(default_factory=dict)  # name -> (probs, called_good) of the variant's rows
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
@@ -193,18 +203,17 @@ def cross_validate(
     folds: int | None = None,
     origin: str = "real",
     on_fold: Callable[[int, int, dict], None] | None = None,
-    views: tuple[str, ...] = (),
+    variants: dict[str, Dataset] | None = None,
 ) -> CrossValidation:
     """Cross-validate `config` on `data` by group: the groups of `origin` rows (all rows when no row has that
     origin) are dealt into `folds` folds (None: one group per fold, leave-one-group-out) in a seeded order; rows
     of other origins (the synthetic corpus) are never held out and train in every fold, except the validation
-    people drawn from them. `on_fold(done, total, fold_summary)` reports progress. `views` (rep models): also
-    score the held-out rows as a monocular camera with each of these views (reps.camera_view) would give them
-    (inputs.as_seen)."""
+    people drawn from them. `on_fold(done, total, fold_summary)` reports progress. `variants`: the same rows
+    with other inputs (as a camera view sees them: `seen_as`; from another skeleton or frame rate), also scored
+    by each fold's model on its held-out rows."""
     import time
 
     from squatcli.datasets import split_by_group
-    from squatcli.inputs import as_seen
     from squatcli.models import Classifier
     from squatcli.train import train
 
@@ -220,7 +229,10 @@ def cross_validate(
         raise SquatError(f"cross-validation needs at least 2 groups, this data has {len(groups)}")
     good_rows = data.y == data.classes.index("good")
     rows, probs, called, summaries = [], [], [], []
-    seen: dict[str, list[np.ndarray]] = {v: [] for v in views}
+    variants = variants or {}
+    if any(len(v) != len(data) or not np.array_equal(v.y, data.y) for v in variants.values()):
+        raise ValueError("a variant must hold the same rows as the data")
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in variants}
     for k in range(n_folds):
         test_groups = order[k::n_folds]
         test = held[np.isin(data.subjects[held].astype(str), test_groups)]
@@ -232,8 +244,8 @@ def cross_validate(
         clf = Classifier(result.model, result.metadata)
         columns = [list(result.metadata["classes"]).index(c) for c in data.classes]  # in the data's class order
         p = clf.predict(data.subset(test).inputs)[:, columns]
-        for view in views:
-            seen[view].append(clf.predict(as_seen(data.subset(test).inputs, config.inputs, view))[:, columns])
+        for name, variant in variants.items():
+            seen[name].append(clf.predict(variant.subset(test).inputs)[:, columns])
         rows.append(test)
         probs.append(p)
         called.append(p[:, 0] >= clf.threshold)

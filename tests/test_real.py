@@ -203,7 +203,14 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
 
     monkeypatch.setattr(T, "train", fake_train)
     monkeypatch.setattr("squatcli.models.Classifier", Clf)
-    result = evaluation.cross_validate(data, T.TrainConfig("cnn", inputs=I.rep_inputs(True)), folds=None)
+    front = evaluation.seen_as(data, I.rep_inputs(True), "front")
+    result = evaluation.cross_validate(data, T.TrainConfig("cnn", inputs=I.rep_inputs(True)), folds=None,
+                                       variants={"front": front})  # fmt: skip
+    probs, called = result.variants["front"]
+    assert probs.shape == result.probs.shape and called.shape == result.called_good.shape
+    assert np.isnan(front.inputs["measures"][:, list(I.rep_inputs(True).measures).index("max_trunk_lean")]).all()
+    with pytest.raises(ValueError, match="same rows"):
+        evaluation.cross_validate(data, T.TrainConfig("cnn", inputs=I.rep_inputs(True)), variants={"x": front.subset(np.arange(3))})
     assert len(result.folds) == 4 and sorted(g for f in result.folds for g in f["held_out"]) == sorted(set(data.subjects))
     for train_groups, val_groups, test_groups in seen:
         assert len(test_groups) == 1 and not (test_groups & (train_groups | val_groups)) and not train_groups & val_groups
