@@ -96,7 +96,7 @@ def variant(clips, spec, change) -> object:
 
 def summary(y: np.ndarray, probs: np.ndarray, called: np.ndarray) -> dict:
     good = metrics.good_labels(y).astype(bool)
-    sens, spec = float(np.mean(called[good])), float(np.mean(~called[~good]))
+    sens, spec = metrics.called_rates(good, called)
     return {"auc": metrics.auc(good, probs[:, 0]), "balanced_accuracy": (sens + spec) / 2, "sensitivity": sens,
             "specificity": spec, "median_p_good_of_good": float(np.median(probs[good, 0]))}  # fmt: skip
 

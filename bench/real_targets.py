@@ -32,6 +32,7 @@ import numpy as np
 from testvideo import SHARED_VIDEOS, make_test_video
 
 from squatcli import evaluation, metrics
+from squatcli.assess import verdict
 from squatcli import train as T
 from squatcli.models import BUNDLED, load_model
 
@@ -71,10 +72,10 @@ def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_g
     """The issue's figures of held-out rows: labels `y`, probabilities, and P(good) >= their fold's threshold."""
     keys = np.array(classes)[y]
     # the verdict's class: good at or above the fold's threshold, else the most probable fault (assess.verdict)
-    pred = np.where(called_good, "good", np.array(classes[1:])[probs[:, 1:].argmax(1)])
+    pred = np.array([classes[0] if good else classes[verdict(p, np.inf)[1]] for p, good in zip(probs, called_good)])
     y_good = metrics.good_labels(y).astype(bool)
     visible = ~np.isin(keys, ["knees_forward", "toes_up"])  # heels lifting (-> knees_forward) and toes lifting
-    sens, spec = float(np.mean(called_good[y_good])), float(np.mean(~called_good[~y_good]))
+    sens, spec = metrics.called_rates(y_good, called_good)
     return {"auc": metrics.auc(y_good, probs[:, 0]), "auc_without_heels_toes": metrics.auc(y_good[visible], probs[visible, 0]),
             "balanced_accuracy": (sens + spec) / 2, "sensitivity": sens, "specificity": spec,
             "knees_in_recall": float(np.mean(pred[keys == "knees_in"] == "knees_in")),

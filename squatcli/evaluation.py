@@ -261,8 +261,7 @@ def cross_validate(
     y = data.y[idx]
     report = metrics.evaluate(y, probs_all, classes=data.classes)
     y_good = metrics.good_labels(y).astype(bool)
-    sens = float(np.mean(called_all[y_good])) if y_good.any() else float("nan")
-    spec = float(np.mean(~called_all[~y_good])) if (~y_good).any() else float("nan")
+    sens, spec = metrics.called_rates(y_good, called_all)
     report.stored = metrics.OperatingPoint(float(np.median([f["threshold"] for f in summaries])), sens, spec)
     report.balanced_accuracy = float(np.nanmean([sens, spec]))
     thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])

@@ -70,13 +70,17 @@ def youden(y_good: np.ndarray, scores: np.ndarray) -> OperatingPoint:
     return OperatingPoint(float(min(thresholds[k], 1.0)), float(tpr[k]), float(1 - fpr[k]))
 
 
-def at_threshold(y_good: np.ndarray, scores: np.ndarray, threshold: float) -> OperatingPoint:
-    """Sensitivity and specificity when clips with score >= threshold are called good."""
-    y_good = np.asarray(y_good).astype(bool)
-    called = np.asarray(scores) >= threshold
+def called_rates(y_good: np.ndarray, called_good: np.ndarray) -> tuple[float, float]:
+    """(sensitivity, specificity) of calls `called_good` against the truth `y_good` (NaN where a side is empty)."""
+    y_good, called = np.asarray(y_good).astype(bool), np.asarray(called_good).astype(bool)
     sens = float(np.mean(called[y_good])) if y_good.any() else float("nan")
     spec = float(np.mean(~called[~y_good])) if (~y_good).any() else float("nan")
-    return OperatingPoint(float(threshold), sens, spec)
+    return sens, spec
+
+
+def at_threshold(y_good: np.ndarray, scores: np.ndarray, threshold: float) -> OperatingPoint:
+    """Sensitivity and specificity when clips with score >= threshold are called good."""
+    return OperatingPoint(float(threshold), *called_rates(y_good, np.asarray(scores) >= threshold))
 
 
 def specificity_at_sensitivity(y_good: np.ndarray, scores: np.ndarray, sensitivity: float) -> float:

@@ -138,10 +138,9 @@ def _native_stderr_silenced():
 class MediaPipePose:
     """MediaPipe BlazePose (full model, bundled in the mediapipe 0.10.21 wheel) in video/tracking mode."""
 
-    def __init__(self, min_confidence: float = 0.5, smooth: bool = True):
+    def __init__(self, min_confidence: float = 0.5):
         os.environ.setdefault("GLOG_minloglevel", "2")
         self._min_confidence = min_confidence
-        self._smooth = smooth  # MediaPipe's landmark filter; it assumes consecutive frames
         self._pose = None
 
     def __call__(self, rgb: np.ndarray) -> PoseFrame | None:
@@ -151,7 +150,7 @@ class MediaPipePose:
             mp_pose = _import_mediapipe_pose()
             with _native_stderr_silenced():
                 # model_complexity=1 is the only model inside the wheel; 0 and 2 would try to download theirs.
-                self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=self._smooth,
+                self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1,
                                           min_detection_confidence=self._min_confidence,
                                           min_tracking_confidence=self._min_confidence)  # fmt: skip
                 result = self._pose.process(rgb)
