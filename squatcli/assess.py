@@ -28,7 +28,7 @@ from squatcli.skeleton import DEFAULT_STRIDE, FPS, GOOD, WINDOW, squat_class
 from squatcli.video import VIDEO_SUFFIXES, require_duration, resample_to_fps
 
 INPUT_SUFFIXES = VIDEO_SUFFIXES | {".npz", ".json"}
-SCHEMA_VERSION = 2  # 2: per-rep verdicts, the model's inputs and classes
+SCHEMA_VERSION = 3  # 3: camera_view an object (yaw, planes shown); 2: per-rep verdicts, the model's inputs and classes
 
 
 @dataclass
@@ -45,7 +45,8 @@ class Motion:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     feet: np.ndarray | None = None  # (T, 4, 3) heels and toe tips at 30 fps
-    view: str | None = None  # reps.camera_view of a monocular input (a video, an extracted .npz); None: 3D
+    view: float | None = None  # yaw to the camera of a monocular input (camera.view_yaw); None: a 3D source
+    image: Any = None  # camera.ImageLandmarks of a monocular input at 30 fps: what its camera really measured
 
 
 def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = ()) -> tuple[bool, int | None]:
@@ -83,10 +84,10 @@ class Assessment:
 
     @property
     def unseen(self) -> tuple[int, ...]:
-        """Indices of the classes the input's camera view cannot show (reps.VIEW_UNSEEN_CLASSES)."""
-        from squatcli.reps import VIEW_UNSEEN_CLASSES
+        """Indices of the classes the input's camera view cannot show (reps.unseen_classes)."""
+        from squatcli.reps import unseen_classes
 
-        hidden = VIEW_UNSEEN_CLASSES.get(self.motion.view, ())
+        hidden = unseen_classes(self.motion.view)
         return tuple(k for k, c in enumerate(self.classes) if c in hidden)
 
     @property
@@ -142,7 +143,7 @@ class Assessment:
             "frames": len(m.features),
             "duration_s": round(len(m.features) / FPS, 3),
             "judged_by": "reps" if self.window == "rep" else "windows",
-            "camera_view": m.view,
+            "camera_view": camera_view(m.view),
             "windows": [
                 {"start_s": round(a / FPS, 3), "end_s": round((b + 1) / FPS, 3), "probabilities": self._named(probs)}
                 for (a, b), probs in zip(self.spans, self.row_probs)
@@ -152,6 +153,17 @@ class Assessment:
             "notes": list(m.notes),
             "timings": {k: round(v, 3) for k, v in (m.seconds | self.seconds).items()},
         }
+
+
+def camera_view(yaw: float | None) -> dict | None:
+    """The JSON view of a monocular input: its yaw, its name and how much of each body plane the picture shows (None
+    for a 3D source)."""
+    if yaw is None:
+        return None
+    from squatcli.reps import hidden_planes, plane_visibility, view_name
+
+    return {"yaw_deg": round(yaw, 1), "name": view_name(yaw),
+            "shows": {k: round(v, 3) for k, v in plane_visibility(yaw).items()}, "not_measured": list(hidden_planes(yaw))}  # fmt: skip
 
 
 def failure(path: Path, error: Exception) -> dict:
@@ -183,7 +195,7 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
         raise SquatError("folder holds no video, .npz or .json input", path)
     require_input_file(path)
     start = time.perf_counter()
-    joints = confidence = dist = extraction = feet = None
+    joints = confidence = dist = extraction = feet = image = None
     monocular = False
     notes: list[str] = []
     if suffix == ".npz":
@@ -192,6 +204,7 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
         confidence = None if clip.confidence is None else resample_to_fps(clip.confidence, clip.fps)
         feet = None if clip.feet is None else resample_to_fps(clip.feet, clip.fps)
         monocular = clip.monocular
+        image = _image_of(clip)
         if abs(clip.fps - FPS) > 1e-6:
             notes.append(f"resampled from {clip.fps:g} fps to {FPS} fps")
     elif suffix == ".json":
@@ -204,6 +217,7 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
         kind, joints, confidence = "video", extraction.clip.joints, extraction.clip.confidence
         feet = extraction.clip.feet
         monocular = extraction.clip.monocular
+        image = _image_of(extraction.clip)
         notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
         notes += extraction.notes
     else:
@@ -218,11 +232,27 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
     seconds["features_s"] = time.perf_counter() - t
     view = None
     if monocular:
-        from squatcli.reps import VIEW_NOTES, camera_view
+        from squatcli.camera import ImageLandmarks, view_yaw
+        from squatcli.reps import VIEW_NOTES, view_name
 
-        view = camera_view(joints)
-        notes += [VIEW_NOTES[view]] if view in VIEW_NOTES else []
-    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet, view)
+        if image is None:  # an older extraction: its camera-aligned world landmarks, seen square on
+            image = ImageLandmarks(joints[..., :2] * [1, -1], None if feet is None else feet[..., :2] * [1, -1], 1.0,
+                                   measured=False)
+            notes.append("this .npz holds no image landmarks (an older `squat extract`): the model read the picture "
+                         "from its world landmarks, seen square on")  # fmt: skip
+        view = view_yaw(joints, image if image.measured else None)
+        notes += [VIEW_NOTES[view_name(view)]] if view_name(view) in VIEW_NOTES else []
+    return Motion(path, kind, features, joints, confidence, extraction, notes, seconds, feet, view, image)
+
+
+def _image_of(clip) -> Any:
+    """The camera.ImageLandmarks of a monocular clip at 30 fps, or None if it has none."""
+    if clip.image_xy is None:
+        return None
+    from squatcli.camera import ImageLandmarks
+
+    feet = None if clip.image_feet is None else resample_to_fps(clip.image_feet, clip.fps)
+    return ImageLandmarks(resample_to_fps(clip.image_xy, clip.fps), feet, clip.aspect)
 
 
 def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None) -> Assessment:
@@ -239,17 +269,17 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
     if motion.joints is not None:
         t = time.perf_counter()
         try:
-            reps = measure_reps(motion.joints, FPS, motion.confidence, motion.feet, view=motion.view)
+            reps = measure_reps(motion.joints, FPS, motion.confidence, motion.feet, view=motion.view, ground=ground_of(motion))
         except ValueError as e:  # degenerate joints (e.g. all at one point) cannot be measured
             raise SquatError(f"cannot measure reps: {e}", motion.path) from None
         reps_s = time.perf_counter() - t
     t = time.perf_counter()
     try:
         mi = compute(clf.inputs, features=motion.features, joints=motion.joints, feet=motion.feet,
-                     confidence=motion.confidence, report=reps, view=motion.view)  # fmt: skip
+                     confidence=motion.confidence, report=reps, view=motion.view, image=motion.image)  # fmt: skip
     except ValueError as e:
         raise SquatError(f"model {clf.name}: {e}", motion.path) from None
-    probs = clf.predict(mi.arrays)
+    probs = mi.per_rep(clf.predict(mi.arrays))
     model_s = time.perf_counter() - t
     notes = list(mi.notes)
     if clf.inputs.window == "clip" and len(motion.features) < WINDOW:
@@ -265,6 +295,16 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
                       {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
+
+
+def ground_of(motion: Motion) -> np.ndarray | None:
+    """The body in a frame fixed to the floor or the camera, where walking shows (reps.walking): a monocular
+    input's image landmarks, or 3D joints whose hips move (not hip-centred); None when there is neither."""
+    from squatcli.reps import fixed_frame
+
+    if motion.view is not None:
+        return motion.image.plane()[0] if motion.image is not None and motion.image.measured else None
+    return motion.joints if fixed_frame(motion.joints) else None
 
 
 def assess(path: Path, model: Any = "cnn", stride: int | None = DEFAULT_STRIDE, progress=None, cache: dict | None = None) -> Assessment:

@@ -163,7 +163,9 @@ def to_json(data, indent: int | None = None) -> str:
 @dataclass
 class JointsClip:
     """A pose sequence: (T, 19, 3) joints in metres (y up), its frame rate, optional confidence, label and (T, 4, 3)
-    foot points. A joint that the source lacks (the real reps have no eyes, ears or head top) is NaN throughout."""
+    foot points. A joint that the source lacks (the real reps have no eyes, ears or head top) is NaN throughout.
+    A monocular clip (one camera, `squat extract`) also keeps what the camera really measured: the (T, 19, 2) and
+    (T, 4, 2) image landmarks (x / width, y / height, y down) and the picture's `aspect` (height / width)."""
 
     joints: np.ndarray
     fps: float
@@ -171,6 +173,9 @@ class JointsClip:
     label: str | None = None
     feet: np.ndarray | None = None
     monocular: bool = False  # seen by one camera (squat extract): what lies along its depth axis is a guess
+    image_xy: np.ndarray | None = None
+    image_feet: np.ndarray | None = None
+    aspect: float | None = None
 
     @property
     def duration(self) -> float:
@@ -191,11 +196,17 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
         arrays["label"] = np.array(clip.label)
     if clip.monocular:
         arrays["monocular"] = np.bool_(True)
+    if clip.image_xy is not None:
+        arrays["image_xy"] = np.asarray(clip.image_xy, dtype=np.float32)
+        arrays["image_aspect"] = np.float32(clip.aspect)
+    if clip.image_feet is not None:
+        arrays["image_feet"] = np.asarray(clip.image_feet, dtype=np.float32)
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
 
 
-NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet", "monocular")  # the only arrays of a joints .npz read
+NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet", "monocular", "image_xy", "image_feet",
+            "image_aspect")  # the only arrays of a joints .npz read  # fmt: skip
 MAX_NPZ_ARRAY_BYTES = 256 * 2**20  # per array: ~580,000 frames of float64 joints, far over MAX_SECONDS at 30 fps
 MAX_COORDINATE = 1e6  # metres; larger joint coordinates are not a person (and overflow in float32 distances)
 
@@ -285,8 +296,34 @@ def read_joints_npz(path: str | Path) -> JointsClip:
     monocular = contents.get("monocular")
     if monocular is not None and (monocular.size != 1 or monocular.dtype.kind not in "biu"):
         raise SquatError(f"'monocular' must be one boolean, got {monocular.tolist()!r}", path)
+    image_xy, image_feet, aspect = _image_landmarks(contents, len(joints), feet is not None, path)
     return JointsClip(joints.astype(np.float32), float(fps), confidence, label, feet,
-                      bool(monocular) if monocular is not None else False)  # fmt: skip
+                      bool(monocular) if monocular is not None else False, image_xy, image_feet, aspect)  # fmt: skip
+
+
+MAX_IMAGE_COORDINATE = 100.0  # image landmarks are fractions of the picture; a person may step a little outside it
+
+
+def _image_landmarks(contents: dict[str, np.ndarray], frames: int, feet: bool, path: Path):
+    """(image_xy, image_feet, aspect) of a joints .npz, checked: all three or none (image_feet only with feet)."""
+    xy, xy_feet, aspect = contents.get("image_xy"), contents.get("image_feet"), contents.get("image_aspect")
+    if xy is None and xy_feet is None and aspect is None:
+        return None, None, None
+    if xy is None or aspect is None:
+        raise SquatError("'image_xy' and 'image_aspect' go together (the image landmarks and the picture's shape)", path)
+    if aspect.size != 1 or aspect.dtype.kind not in "iuf" or not 0.1 <= float(aspect) <= 10:
+        raise SquatError(f"'image_aspect' must be one number from 0.1 to 10 (height / width), got {aspect.tolist()!r}", path)
+    for key, arr, points in (("image_xy", xy, N_JOINTS), ("image_feet", xy_feet, N_FEET)):
+        if arr is None:
+            continue
+        if arr.shape != (frames, points, 2):
+            raise SquatError(f"{key!r} must have shape ({frames}, {points}, 2), got {arr.shape}", path)
+        if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)) or np.abs(arr).max() > MAX_IMAGE_COORDINATE:
+            raise SquatError(f"{key!r} contains NaN, infinite, non-numeric or out-of-range (beyond ±{MAX_IMAGE_COORDINATE:g} "
+                             "picture widths) values", path)  # fmt: skip
+    if feet and xy_feet is None:
+        raise SquatError("'image_feet' is missing: a clip with 'feet' and 'image_xy' needs both", path)
+    return xy.astype(np.float32), None if xy_feet is None else xy_feet.astype(np.float32), float(aspect)
 
 
 # ---- the paper's JSON -------------------------------------------------------------------------------------

@@ -159,16 +159,6 @@ def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str])
     return data, np.array([classes.index(data.classes[i]) for i in data.y], dtype=np.int64)
 
 
-def seen_as(data: Dataset, spec: Any, view: str) -> Dataset:
-    """`data`'s rep rows as a monocular camera with this view would give them (inputs.as_seen): a variant for
-    `cross_validate`."""
-    from squatcli.inputs import as_seen
-
-    out = data.subset(np.arange(len(data)))
-    out.inputs = as_seen(data.inputs, spec, view)
-    return out
-
-
 # ---- cross-validation by group --------------------------------------------------------------------------------
 
 

@@ -8,8 +8,15 @@ An `InputSpec` names a model's inputs; it is stored in the model's metadata (`in
   (N, 300, 171). A model trained on the paper's dataset reads exactly this.
 * `rep` windows: each rep found by reps.py, resampled to `rep_frames` frames (time-normalised, so tempo and frame
   rate drop out), with per-frame channels from reps.FRAME_CHANNELS (+ reps.FOOT_CHANNELS) as the Keras input
-  `frames` (N, rep_frames, C), and the rep's measurements (reps.MEASUREMENTS, the very numbers `squat assess`
-  reports) as the input `measures` (N, M). One row per rep, so the model gives a verdict per rep.
+  `frames` (N, rep_frames, C), and the rep's measurements (reps.MEASUREMENTS) as the input `measures` (N, M). One
+  row per rep and view, so the model gives a verdict per rep. The `plane` they are measured on:
+  - `image` (the bundled models): the picture a camera takes (camera.py), i.e. what one camera really measures. A
+    video gives its own 2D image landmarks (one view); a 3D source (motion capture, triangulated reps, the
+    example clip) is seen through the cameras of camera.RING, one row per camera, and its reps' probabilities
+    are the mean over those views. Training sees each 3D rep through random cameras (camera.random_cameras).
+  - `world`: the 3D joints as given (MediaPipe's world landmarks for a video, whose depth axis is a guess).
+  Reps are found and reported from the 3D or world joints in either case (reps.measure_reps); only the model's
+  rows are measured in the image.
 
 Both rep channels and rep measurements are angles and ratios against the body's own vertical (reps.estimate_up)
 and its own segment lengths: free of camera position, body size and units, so MediaPipe video, motion capture, the
@@ -19,6 +26,7 @@ nose (`REP_JOINTS`), not the eyes, ears or head top (which the real reps lack); 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,14 +50,20 @@ BODY_MEASURES: tuple[str, ...] = (
 FOOT_MEASURES: tuple[str, ...] = ("foot_pitch", "max_foot_pitch", "min_foot_pitch", "max_toe_lift", "max_heel_lift")
 
 
+WORLD, IMAGE = "world", "image"  # what a rep model's channels are measured on (see the module doc)
+PLANES = (WORLD, IMAGE)
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """A model's inputs: `window` "clip" or "rep", per-frame `frames` channels, per-rep `measures`."""
+    """A model's inputs: `window` "clip" or "rep", per-frame `frames` channels, per-rep `measures`, and for rep
+    windows the `plane` they are measured on."""
 
     window: str
     frames: tuple[str, ...]
     measures: tuple[str, ...] = ()
     rep_frames: int = REP_FRAMES
+    plane: str = WORLD
 
     @property
     def feet(self) -> bool:
@@ -73,11 +87,13 @@ class InputSpec:
         if self.window == "clip":
             return f"{WINDOW}-frame windows of the {N_FEATURES} joint distances"
         feet = ", foot points" if self.feet else ""
-        return f"each rep: {len(self.frames)} angle/ratio channels x {self.rep_frames} frames + {len(self.measures)} measurements{feet}"
+        where = " as the camera's picture shows them" if self.plane == IMAGE else ""
+        return (f"each rep: {len(self.frames)} angle/ratio channels x {self.rep_frames} frames + {len(self.measures)} "
+                f"measurements{feet}{where}")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window, "frames": list(self.frames), "measures": list(self.measures),
-                "rep_frames": self.rep_frames, "joints": list(self.joints), "feet": self.feet}  # fmt: skip
+                "rep_frames": self.rep_frames, "joints": list(self.joints), "feet": self.feet, "plane": self.plane}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "InputSpec":
@@ -98,18 +114,22 @@ class InputSpec:
         rep_frames = d.get("rep_frames", REP_FRAMES)
         if not isinstance(rep_frames, int) or not 4 <= rep_frames <= 1000:
             raise ValueError(f"'rep_frames' must be an integer in 4-1000, got {rep_frames!r}")
-        return cls(window, tuple(frames), tuple(measures), rep_frames)
+        plane = d.get("plane", WORLD)
+        if plane not in PLANES:
+            raise ValueError(f"unknown input plane {plane!r} (expected {' or '.join(PLANES)})")
+        return cls(window, tuple(frames), tuple(measures), rep_frames, plane)
 
 
 PAPER_INPUTS = InputSpec("clip", (DISTANCES,))
 
 
-def rep_inputs(feet: bool) -> InputSpec:
-    """The rep models' inputs: every frame channel and body measure, plus the foot ones when `feet`."""
+def rep_inputs(feet: bool, plane: str = IMAGE) -> InputSpec:
+    """The rep models' inputs: every frame channel and body measure, plus the foot ones when `feet`, measured on
+    `plane`."""
     from squatcli.reps import FOOT_CHANNELS, FRAME_CHANNELS
 
     frames = tuple(FRAME_CHANNELS) + (tuple(FOOT_CHANNELS) if feet else ())
-    return InputSpec("rep", frames, BODY_MEASURES + (FOOT_MEASURES if feet else ()))
+    return InputSpec("rep", frames, BODY_MEASURES + (FOOT_MEASURES if feet else ()), plane=plane)
 
 
 @dataclass
@@ -122,9 +142,14 @@ class ModelInput:
     report: Any = None  # reps.RepReport
     rep_rows: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    views: int = 1  # rows per rep: the arrays hold len(spans) x views rows, rep by rep (image plane, 3D source)
 
     def __len__(self) -> int:
         return len(self.spans)
+
+    def per_rep(self, probs: np.ndarray) -> np.ndarray:
+        """(N x views, K) row probabilities -> (N, K): each rep's mean over its views."""
+        return probs.reshape(len(self.spans), self.views, -1).mean(axis=1)
 
 
 def missing(spec: InputSpec, joints: np.ndarray | None, feet: np.ndarray | None) -> str | None:
@@ -148,13 +173,17 @@ def compute(
     confidence: np.ndarray | None = None,
     report: Any = None,
     single_rep: bool = False,
-    view: str | None = None,
+    view: float | None = None,
+    image: Any = None,
+    cameras: Any = None,
 ) -> ModelInput:
     """The model inputs of one clip at 30 fps: `features` (T, 171) normalised distances for clip windows; `joints`
     (T, 19, 3) (+ `feet`, `confidence`) for rep windows, whose reps are measured here unless `report`
-    (reps.measure_reps of these joints) is given; a monocular `view` (reps.camera_view) leaves what lies along the
-    camera's depth axis NaN, which the model reads as "unknown" (models.impute). ValueError when the spec cannot
-    be computed (`missing`)."""
+    (reps.measure_reps of these joints) is given. A monocular `view` (its yaw, camera.view_yaw) leaves what lies
+    along the camera's depth axis unmeasured in the report; a `world` model reads it as "unknown"
+    (models.impute). An `image` model reads the reps in `image` (camera.ImageLandmarks of a video) or, for a 3D
+    source, as each of `cameras` (default camera.RING) would picture them. ValueError when the spec cannot be
+    computed (`missing`)."""
     if spec.window == "clip":
         if features is None:
             raise ValueError("clip windows need the normalised distances")
@@ -174,32 +203,37 @@ def compute(
         report = measure_reps(joints, FPS, confidence, feet if spec.feet else None, single_rep=True, view=view)
         rows = [0]
         notes.append("no complete rep found: the whole clip was judged as one rep")
-    frames = np.empty((len(rows), spec.rep_frames, len(spec.frames)), dtype=np.float32)
-    measures = np.empty((len(rows), len(spec.measures)), dtype=np.float32)
-    spans = np.empty((len(rows), 2), dtype=int)
-    for i, k in enumerate(rows):
-        m = report.reps[k]
-        frames[i] = rep_frames(report.signals, m.rep.start, m.rep.end, spec)
-        measures[i] = [np.nan if m.values.get(name) is None else m.values[name] for name in spec.measures]
-        spans[i] = (m.rep.start, m.rep.end)
-    return ModelInput({"frames": frames, "measures": measures}, spans, report, rows, notes)
+    spans = np.array([(report.reps[k].rep.start, report.reps[k].rep.end) for k in rows], dtype=int).reshape(-1, 2)
+    if spec.plane == WORLD:
+        seen = [(report, rows)]
+    else:
+        reps = [report.reps[k].rep for k in rows]
+        seen = [(measure_reps(points, FPS, None, foot if spec.feet else None, reps=reps), list(range(len(rows))))
+                for points, foot in _pictures(joints, feet if spec.feet else None, image, cameras)]  # fmt: skip
+    frames = np.empty((len(rows), len(seen), spec.rep_frames, len(spec.frames)), dtype=np.float32)
+    measures = np.empty((len(rows), len(seen), len(spec.measures)), dtype=np.float32)
+    for v, (measured, keys) in enumerate(seen):
+        for i, k in enumerate(keys):
+            m = measured.reps[k]
+            frames[i, v] = rep_frames(measured.signals, m.rep.start, m.rep.end, spec)
+            measures[i, v] = [np.nan if m.values.get(name) is None else m.values[name] for name in spec.measures]
+    arrays = {"frames": frames.reshape(-1, *frames.shape[2:]), "measures": measures.reshape(-1, measures.shape[-1])}
+    return ModelInput(arrays, spans, report, rows, notes, len(seen))
 
 
-def as_seen(arrays: dict[str, np.ndarray], spec: InputSpec, view: str, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Copies of rep inputs (`compute`'s arrays) as a monocular camera with this view (reps.camera_view) gives
-    them: what lies along its depth axis (reps.VIEW_HIDES) NaN, in `rows` (default: all). Training reads real 3D
-    reps this way too, so a model knows what to make of a front or side view."""
-    from squatcli.reps import VIEW_HIDES
+def _pictures(joints: np.ndarray, feet: np.ndarray | None, image: Any, cameras: Any) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(points, feet) in the image plane (camera.image_plane) of each view an `image` model reads: the clip's own
+    image landmarks, or its 3D joints through each camera."""
+    from squatcli import camera
 
-    hidden = VIEW_HIDES.get(view, ())
-    rows = slice(None) if rows is None else rows
-    out = {k: np.array(v, dtype=np.float32) for k, v in arrays.items()}
-    for name, channels in (("frames", spec.frames), ("measures", spec.measures)):
-        cols = [i for i, c in enumerate(channels) if c in hidden]
-        if cols and name in out:
-            block = out[name][rows]
-            block[..., cols] = np.nan
-            out[name][rows] = block
+    if image is not None:
+        return [image.plane()]
+    metres, feet_m, _ = camera.to_metres(joints, feet)
+    out = []
+    for cam in camera.RING if cameras is None else cameras:
+        seen = camera.ImageLandmarks(camera.project(metres, cam, metres),
+                                     None if feet_m is None else camera.project(feet_m, cam, metres), cam.aspect)  # fmt: skip
+        out.append(seen.plane())
     return out
 
 
@@ -210,20 +244,23 @@ def rep_frames(signals: dict[str, np.ndarray], start: int, end: int, spec: Input
     return np.stack([np.interp(t, idx, signals[c][start : end + 1]) for c in spec.frames], axis=-1)
 
 
-def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip: int | None = None):
+def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip: int | None = None,
+               cameras: Callable[[int], Any] | None = None, seed: int = 0):  # fmt: skip
     """A `datasets.ClipSet` -> `datasets.Dataset` rows of the spec's inputs, through `compute` like every input.
 
     Clip windows: one row per clip, its first 300 frames or ping-pong padded (features.fit_window, the dataset
-    convention). Rep windows: one row per rep; a synthetic clip whose fault shows in only some reps (`faults`)
-    labels the others good. Clips of a class only foot points show (skeleton.FEET_CLASSES) are left out when the
-    spec has no feet. SquatError, naming the clip, when a clip cannot give the inputs.
+    convention). Rep windows: one row per rep and view; a synthetic clip whose fault shows in only some reps
+    (`faults`) labels the others good. An image-plane spec sees the `k`-th clip through `cameras(k)` (default:
+    camera.training_cameras(seed, k), random), rows rep by rep and view by view. Clips of a class only foot
+    points show (skeleton.FEET_CLASSES) are left out when the spec has no feet. SquatError, naming the clip, when
+    a clip cannot give the inputs.
     """
+    from squatcli import camera
     from squatcli.datasets import Dataset
     from squatcli.errors import SquatError
     from squatcli.features import clip_features, fit_window
-    from squatcli.video import resample_to_fps
-
     from squatcli.skeleton import FEET_CLASSES
+    from squatcli.video import resample_to_fps
 
     unseen = () if spec.feet else FEET_CLASSES  # a fault only foot points show is left out of a model without them
     keys = [c.key for c in _classes_of(clips, spec) if c.key not in unseen]
@@ -239,23 +276,32 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
             raise SquatError(f"clip {clips.ids[k]}: the model inputs ({spec.describe()}) {why}", clips.source)
         if spec.window == "clip":
             rows["features"].append(fit_window(clip_features(joints))[None])
-            labels = [clip.label]
+            labels, names = [clip.label], [clips.ids[k]]
         else:
-            mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep)
+            views = (cameras or (lambda i: camera.training_cameras(seed, i)))(k) if spec.plane == IMAGE else None
+            mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep, cameras=views)
             fault = None if clips.faults is None else resample_to_fps(clips.faults[k], clip.fps)
             amounts = [0.0 if fault is None else _fault_at(fault, mi.report.reps[r].rep) for r in mi.rep_rows]
             keep = np.sort(np.argsort(-np.asarray(amounts), kind="stable")[:reps_per_clip])
+            picked = (keep[:, None] * mi.views + np.arange(mi.views)).reshape(-1)  # every view of each kept rep
             for name, arr in mi.arrays.items():
-                rows[name].append(arr[keep])
-            labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i in keep]
+                rows[name].append(arr[picked])
+            labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i in keep for _ in range(mi.views)]
+            names = [_row_id(clips.ids[k], i if len(keep) > 1 else None, v if mi.views > 1 else None)
+                     for i in keep for v in range(mi.views)]  # fmt: skip
         y += [keys.index(label) for label in labels]
-        ids += [clips.ids[k] if len(labels) == 1 else f"{clips.ids[k]}#{r}" for r in range(len(labels))]
+        ids += names
         groups += [clips.groups[k]] * len(labels)
         if progress:
             progress(k + 1, len(clips))
     arrays = {name: np.concatenate(parts).astype(np.float32) for name, parts in rows.items()}
     return Dataset(arrays, np.array(y, dtype=np.int64), ids, np.array(groups).astype(str), clips.source, tuple(keys),
                    np.full(len(y), origin))  # fmt: skip
+
+
+def _row_id(clip_id: str, rep: int | None, view: int | None) -> str:
+    """A row's id: the clip's, `#rep` when the clip gave several reps, `@view` when each rep was seen several ways."""
+    return clip_id + ("" if rep is None else f"#{rep}") + ("" if view is None else f"@{view}")
 
 
 FAULT_SHOWN = 0.5  # a synthetic rep shows its clip's fault when the fault amount at its bottom is at least this

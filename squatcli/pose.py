@@ -80,13 +80,15 @@ def blazepose_to_joints(landmarks: np.ndarray, visibility: np.ndarray) -> tuple[
 
 @dataclass
 class PoseFrame:
-    """One frame's pose: (19, 3) joints in metres (y up), (19,) confidence, (19, 2) normalised image positions,
-    and (4, 3) foot points (skeleton.FEET) when the extractor gives them."""
+    """One frame's pose: (19, 3) joints in metres (y up), (19,) confidence, (19, 2) normalised image positions
+    (x / width, y / height, y down), and (4, 3) foot points (skeleton.FEET) with their (4, 2) image positions when
+    the extractor gives them."""
 
     joints: np.ndarray
     confidence: np.ndarray
     image_xy: np.ndarray
     feet: np.ndarray | None = None
+    image_feet: np.ndarray | None = None
 
 
 class PoseExtractor(Protocol):
@@ -160,7 +162,7 @@ class MediaPipePose:
         image = np.array([(p.x, p.y) for p in result.pose_landmarks.landmark])
         joints, conf = blazepose_to_joints(world[:, :3], world[:, 3])
         xy, _ = blazepose_to_joints(image, world[:, 3])
-        return PoseFrame(joints, conf, xy, world[list(BLAZEPOSE_FEET), :3])
+        return PoseFrame(joints, conf, xy, world[list(BLAZEPOSE_FEET), :3], image[list(BLAZEPOSE_FEET)])
 
     def close(self) -> None:
         if self._pose is not None:
@@ -301,11 +303,12 @@ def extract_video(
     own = extractor is None
     extractor = extractor or MediaPipePose()
     stamps, sampled, poses = [], [], []
-    pose_seconds = 0.0
+    pose_seconds, aspect = 0.0, None
     try:
         for index, stamp, rgb in read_frames(info.path, stride):
             stamps.append(stamp)
             if rgb is not None:
+                aspect = aspect or rgb.shape[0] / rgb.shape[1]  # height / width, rotation applied
                 t = time.perf_counter()
                 poses.append(extractor(rgb))
                 pose_seconds += time.perf_counter() - t
@@ -333,8 +336,9 @@ def extract_video(
     joints = np.stack([p.joints if p else nan for p in poses])
     conf = np.stack([p.confidence if p else np.zeros(N_JOINTS) for p in poses])
     xy = np.stack([p.image_xy if p else nan[:, :2] for p in poses])
-    has_feet = all(p.feet is not None for p in poses if p)
+    has_feet = all(p.feet is not None and p.image_feet is not None for p in poses if p)
     feet = np.stack([p.feet if p else nan[:4] for p in poses]) if has_feet else None
+    image_feet = np.stack([p.image_feet if p else nan[:4, :2] for p in poses]) if has_feet else None
     t_sampled = frame_times[sampled_arr]
     variations = side_variations(joints[found], conf[found])
     seen, body_notes = check_body_seen(xy[found], conf[found], variations, info.path)
@@ -342,7 +346,10 @@ def extract_video(
     conf30 = resample(t_sampled, conf, grid).astype(np.float32)
     return Extraction(
         clip=JointsClip(joints30, float(FPS), conf30, None,
-                        None if feet is None else resample(t_sampled, feet, grid).astype(np.float32), monocular=True),
+                        None if feet is None else resample(t_sampled, feet, grid).astype(np.float32), monocular=True,
+                        image_xy=resample(t_sampled, xy, grid).astype(np.float32),
+                        image_feet=None if image_feet is None else resample(t_sampled, image_feet, grid).astype(np.float32),
+                        aspect=aspect),
         video=info,
         frame_times=frame_times,
         sampled=sampled_arr,

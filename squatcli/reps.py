@@ -235,7 +235,7 @@ def segment_reps(joints: np.ndarray, fps: float = FPS, up: np.ndarray | None = N
 
 
 def _reps_from_height(s: np.ndarray, fps: float) -> list[Rep]:
-    stand = _standing_level(s)
+    stand = standing_level(s, fps)
     points = _merge_bounces(_zigzag(s, MIN_EXCURSION), s, stand)
     reps = []
     for k, (bottom, kind) in enumerate(points):
@@ -270,19 +270,29 @@ def _zigzag(s: np.ndarray, delta: float) -> list[tuple[int, str]]:
     return points
 
 
-def _standing_level(s: np.ndarray) -> float:
-    """Hip height standing: the clip's 95th percentile, but at least STAND_PRIOR (legs nearly straight)."""
-    return max(float(np.percentile(s, 95)), STAND_PRIOR)
+STAND_WINDOW_S = 2.0  # the standing level is local: the 95th percentile of the hip height within this many seconds
 
 
-def _merge_bounces(points: list[tuple[int, str]], s: np.ndarray, stand: float) -> list[tuple[int, str]]:
+def standing_level(s: np.ndarray, fps: float = FPS) -> np.ndarray:
+    """(T,) hip height standing around each frame: the 95th percentile within STAND_WINDOW_S on either side, but at
+    least STAND_PRIOR (legs nearly straight). Local, so a person whose size in the picture or in the estimate
+    drifts (walking towards the camera) keeps a true standing level; a clip shorter than the window has one."""
+    half = max(1, int(round(STAND_WINDOW_S * fps)))
+    if len(s) <= 2 * half + 1:
+        return np.full(len(s), max(float(np.percentile(s, 95)), STAND_PRIOR))
+    padded = np.pad(s, half, mode="edge")
+    level = np.percentile(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), 95, axis=-1)
+    return np.maximum(level, STAND_PRIOR)
+
+
+def _merge_bounces(points: list[tuple[int, str]], s: np.ndarray, stand: np.ndarray) -> list[tuple[int, str]]:
     """Drop interior peaks that climb less than MERGE_RETURN back to standing, keeping the lower trough."""
     points = list(points)
     k = 1
     while k + 1 < len(points):
         (t0, kind), (p, _), (t1, _) = points[k - 1], points[k], points[k + 1]
         low = min(s[t0], s[t1])
-        if kind == "t" and s[p] - low < MERGE_RETURN * (stand - low):
+        if kind == "t" and s[p] - low < MERGE_RETURN * (stand[p] - low):
             points[k - 1 : k + 2] = [(t0 if s[t0] <= s[t1] else t1, "t")]  # look at the next peak at k
         else:
             k += 1
@@ -290,7 +300,7 @@ def _merge_bounces(points: list[tuple[int, str]], s: np.ndarray, stand: float) -
 
 
 def _bounded_rep(
-    s: np.ndarray, bottom: int, left: int | None, right: int | None, stand: float, edges: tuple[bool, bool]
+    s: np.ndarray, bottom: int, left: int | None, right: int | None, stand: np.ndarray, edges: tuple[bool, bool]
 ) -> Rep:
     """The rep around trough `bottom` between peaks `left` and `right` (None = the clip edge).
 
@@ -299,7 +309,7 @@ def _bounded_rep(
     clip's edge.
     """
     low = s[bottom]
-    stood = low + EDGE_RETURN * (stand - low)
+    stood = low + EDGE_RETURN * (stand[bottom] - low)
     partial = False
     if left is None:
         start, partial = 0, True
@@ -327,7 +337,9 @@ def measure_reps(
     confidence: np.ndarray | None = None,
     feet: np.ndarray | None = None,
     single_rep: bool = False,
-    view: str | None = None,
+    view: float | None = None,
+    reps: list[Rep] | None = None,
+    ground: np.ndarray | None = None,
 ) -> RepReport:
     """(T, 19, 3) joints (metres, or any unit but `depth_cm`) -> reps and their measurements with cues: what
     `squat assess` reports and what rep models read (`inputs.py`).
@@ -337,29 +349,59 @@ def measure_reps(
     over the rep (in a side view the far leg is occluded and its depth is a guess), and the knee angle of a
     hidden leg. `feet` (T, 4, 3) (skeleton.FEET) adds the foot measurements. `single_rep`: the clip is known to
     hold one rep (a dataset's cut reps): the deepest rep found is kept, or the whole clip if none is found.
-    `view` (`camera_view` of a monocular video; None for 3D sources) leaves unmeasured what lies along that
-    camera's depth axis, where one camera only guesses (VIEW_HIDES): None in the measurements, NaN in the signals.
-    Joints that a source lacks (e.g. ears) may be NaN: what needs them is None.
+    `view` (the yaw of a monocular camera, camera.view_yaw; None for 3D sources) leaves unmeasured what lies along
+    that camera's depth axis, where one camera only guesses (`view_hides`): None in the measurements, NaN in the
+    signals. `reps`: measure these reps instead of finding them (the same reps seen another way, e.g. in the
+    image). `ground` (T, 19, 3): the body in a frame fixed to the floor or the camera (3D capture, or the image
+    landmarks of a video; not hip-centred world landmarks), where "reps" made while walking are found and dropped
+    (`walking`). Joints that a source lacks (e.g. ears) may be NaN: what needs them is None.
     """
     joints = _check(joints)
     up = estimate_up(joints)
     s = hip_height(joints, up, fps)
     signals = frame_signals(joints, up, fps, feet)
-    signals |= {name: np.full(len(joints), np.nan) for name in VIEW_HIDES.get(view, ()) if name in signals}
+    signals |= {name: np.full(len(joints), np.nan) for name in view_hides(view) if name in signals}
     thigh = float(np.median(0.5 * (segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "r_hip", "r_knee"))))
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
     if conf is not None and conf.shape != joints.shape[:2]:
         raise ValueError(f"confidence must have shape {joints.shape[:2]}, got {conf.shape}")
-    found = _reps_from_height(s, fps)
-    if single_rep:
+    found = list(reps) if reps is not None else _reps_from_height(s, fps)
+    if reps is None and ground is not None:
+        found = [rep for rep in found if not walking(rep, ground)]
+    if single_rep and reps is None:
         found = [min(found, key=lambda r: s[r.bottom])] if found else [Rep(0, int(np.argmin(s)), len(s) - 1)]
-    edge = max(1, round(EDGE_S * fps))
+    stand = standing_level(s, fps)
     out = []
     for rep in found:
-        m = _measure(rep, s, signals, thigh, conf)
+        m = _measure(rep, s, signals, thigh, conf, float(stand[rep.bottom]))
         m.out_of_range, m.cues = _judge(m) if rep_seen(rep, len(s), fps) else ([], [])
         out.append(m)
     return RepReport(out, up, float(fps), signals)
+
+
+WALK_TRAVEL = 0.3  # ankles moving more than this many leg lengths within a rep: walking, not squatting
+HIP_CENTRED = 0.01  # hips moving less than this many leg lengths over a clip: a hip-centred (root-relative) frame
+
+
+def fixed_frame(joints: np.ndarray) -> bool:
+    """Whether 3D joints are in a frame fixed to the floor (their hips move), where walking shows; hip-centred
+    joints (MediaPipe's world landmarks, HMR) are not."""
+    joints = _check(joints)
+    hips = midpoint(joints, "l_hip", "r_hip")
+    leg = float(np.nanmedian(segment_lengths(joints, "l_hip", "l_knee") + segment_lengths(joints, "l_knee", "l_ankle")))
+    return bool(np.nanmax(np.linalg.norm(hips - np.nanmedian(hips, axis=0), axis=-1)) > HIP_CENTRED * leg)
+
+
+def walking(rep: Rep, ground: np.ndarray) -> bool:
+    """Whether the ankles travel more than WALK_TRAVEL leg lengths during a rep in `ground` (a frame fixed to the
+    floor or the camera): people walk in and out of the picture, and a dip while walking is not a squat."""
+    ground = _check(ground)
+    legs = [segment_lengths(ground, f"{side}_hip", f"{side}_knee") + segment_lengths(ground, f"{side}_knee", f"{side}_ankle")
+            for side in "lr"]  # fmt: skip
+    leg = float(np.nanmedian(0.5 * (legs[0] + legs[1])))
+    ankles = midpoint(ground, "l_ankle", "r_ankle")[rep.start : rep.end + 1]
+    travel = np.linalg.norm(ankles - ankles[0], axis=-1)
+    return bool(leg > 0 and np.nanmax(travel) > WALK_TRAVEL * leg)
 
 
 def rep_seen(rep: Rep, n_frames: int, fps: float = FPS) -> bool:
@@ -391,7 +433,7 @@ FOOT_CHANNELS: dict[str, str] = {
 # What one camera cannot measure: whatever lies along its depth axis, which monocular pose estimates worst (a front
 # view of a real bodyweight squat read 2-6 degrees of trunk lean and knees 84 degrees at parallel; from behind, a
 # foot pitch of 43 degrees with the feet flat). Signals by the plane they lie in:
-# widths across the body (left-right) ...
+# widths across the body (left-right, the frontal plane) ...
 WIDTH_CHANNELS = ("knee_ankle_width", "knee_hip_width", "stance_width")
 WIDTH_MEASURES = ("knee_ankle_width_ratio", "min_knee_ankle_width", "knee_hip_width_ratio", "stance_width")
 # ... and angles in the sagittal plane (forward-back: lean, knee and hip bend, knee travel, head and foot pitch).
@@ -401,37 +443,60 @@ SAGITTAL_CHANNELS = ("knee_angle", "l_knee_angle", "r_knee_angle", "hip_angle", 
 SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "shank_angle", "max_shank_angle",
                      "thigh_angle", "head_angle", "head_pitch", "max_head_pitch", "foot_pitch", "max_foot_pitch",
                      "min_foot_pitch", "max_toe_lift", "max_heel_lift")  # fmt: skip
-FRONT, SIDE, OBLIQUE = "front", "side", "oblique"
-# A monocular camera's view (`camera_view`) -> the signals and measurements along its depth axis, left unmeasured.
-VIEW_HIDES: dict[str, tuple[str, ...]] = {FRONT: SAGITTAL_CHANNELS + SAGITTAL_MEASURES, SIDE: WIDTH_CHANNELS + WIDTH_MEASURES}
-# The faults a view cannot show, being seen only in what it hides: never named as a video's or rep's main fault.
-VIEW_UNSEEN_CLASSES: dict[str, tuple[str, ...]] = {
-    FRONT: ("back_round", "back_arch", "head_up", "knees_forward", "forward_lean", "toes_up"),
-    SIDE: ("knees_in",),
+SAGITTAL, FRONTAL = "sagittal", "frontal"
+PLANE_SIGNALS: dict[str, tuple[str, ...]] = {SAGITTAL: SAGITTAL_CHANNELS + SAGITTAL_MEASURES,
+                                             FRONTAL: WIDTH_CHANNELS + WIDTH_MEASURES}  # fmt: skip
+# The faults each plane shows: a fault whose plane a view hides is never named as a video's or rep's main fault.
+PLANE_CLASSES: dict[str, tuple[str, ...]] = {
+    SAGITTAL: ("back_round", "back_arch", "head_up", "knees_forward", "forward_lean", "toes_up"),
+    FRONTAL: ("knees_in",),
 }
-FRONT_MAX, SIDE_MIN = 35.0, 55.0  # degrees of the hips' left-right axis out of the image plane: front/back, side
+# A monocular camera's view is its yaw to the body in degrees (camera.view_yaw: 0 facing it or turned away, 90 side
+# on), a continuous quantity: the sagittal plane shows in the picture in proportion to sin(yaw), the frontal plane
+# to cos(yaw). A plane showing less than VISIBLE_MIN of itself is not measured (sagittal under 30 degrees of yaw,
+# widths over 60), so neither reported nor named; the rep models read the image as it is (inputs.py).
+VISIBLE_MIN = 0.5
+FRONT, SIDE, OBLIQUE = "front", "side", "oblique"
 
 
-def view_angle(joints: np.ndarray, depth_axis: np.ndarray = np.array([0.0, 0.0, 1.0])) -> float:
-    """Median angle in degrees between the hips' left-right axis and the image plane (the plane across
-    `depth_axis`, z for MediaPipe's world landmarks): 0 facing the camera or turned away, 90 side on."""
-    axis = _unit(joints[:, J["l_hip"]] - joints[:, J["r_hip"]])
-    return float(np.degrees(np.arcsin(np.clip(np.nanmedian(np.abs(axis @ depth_axis)), 0, 1))))
+def plane_visibility(yaw: float | None) -> dict[str, float]:
+    """How much of each body plane a view shows: sin and cos of the yaw (both 1 for a 3D source, `yaw` None)."""
+    if yaw is None:
+        return {SAGITTAL: 1.0, FRONTAL: 1.0}
+    rad = math.radians(min(max(float(yaw), 0.0), 90.0))
+    return {SAGITTAL: math.sin(rad), FRONTAL: math.cos(rad)}
 
 
-def camera_view(joints: np.ndarray) -> str:
-    """How a monocular camera saw the body: FRONT (facing it or turned away, within FRONT_MAX), SIDE (beyond
-    SIDE_MIN) or OBLIQUE (between: nothing lies mostly along its depth axis, so nothing is hidden)."""
-    angle = view_angle(joints)
-    return FRONT if angle < FRONT_MAX else SIDE if angle > SIDE_MIN else OBLIQUE
+def hidden_planes(yaw: float | None) -> tuple[str, ...]:
+    """The planes a view shows too little of to measure (VISIBLE_MIN)."""
+    return tuple(p for p, v in plane_visibility(yaw).items() if v < VISIBLE_MIN)
+
+
+def view_hides(yaw: float | None) -> tuple[str, ...]:
+    """The signals and measurements a view leaves unmeasured."""
+    return tuple(name for plane in hidden_planes(yaw) for name in PLANE_SIGNALS[plane])
+
+
+def unseen_classes(yaw: float | None) -> tuple[str, ...]:
+    """The faults a view cannot show."""
+    return tuple(key for plane in hidden_planes(yaw) for key in PLANE_CLASSES[plane])
+
+
+def view_name(yaw: float | None) -> str | None:
+    """FRONT (facing the camera or turned away: the sagittal plane hidden), SIDE (widths hidden), OBLIQUE (both
+    shown in part), None for a 3D source."""
+    if yaw is None:
+        return None
+    hidden = hidden_planes(yaw)
+    return FRONT if SAGITTAL in hidden else SIDE if FRONTAL in hidden else OBLIQUE
 
 
 VIEW_NOTES = {
     FRONT: "seen from the front or back: trunk lean, knee and hip bend, knee travel, head and foot pitch lie along the "
-           "camera's depth axis, where one camera only guesses; they are not measured, nor used for the verdict, "
-           "and the faults only they show (leaning forward, knees too far forward, toes lifting) are not named",
+           "camera's depth axis, where one camera only guesses; they are not measured, and the faults only they "
+           "show (leaning forward, knees too far forward, toes lifting, back and head) are not named",
     SIDE: "seen from the side: knee and stance widths lie along the camera's depth axis, where one camera only "
-          "guesses; they are not measured, nor used for the verdict, and knees caving in is not named",
+          "guesses; they are not measured, and knees caving in is not named",
 }  # fmt: skip
 
 
@@ -511,7 +576,7 @@ def head_angle(joints: np.ndarray) -> np.ndarray:
 
 
 def _measure(
-    rep: Rep, s: np.ndarray, sig: dict[str, np.ndarray], thigh: float, conf: np.ndarray | None
+    rep: Rep, s: np.ndarray, sig: dict[str, np.ndarray], thigh: float, conf: np.ndarray | None, stand: float
 ) -> RepMeasurement:
     """One rep's MEASUREMENTS: extremes over the rep and medians over its bottom phase."""
     span = slice(rep.start, rep.end + 1)
@@ -528,7 +593,6 @@ def _measure(
     legs = [side for side in "lr" if _visible(conf, span, f"{side}_hip", f"{side}_knee", f"{side}_ankle")]
     knee_angle = np.mean([sig[f"{side}_knee_angle"][span] for side in legs or "lr"], axis=0)
     width_seen = _visible(conf, span, "l_knee", "r_knee", "l_ankle", "r_ankle") and np.isfinite(sig["knee_ankle_width"][span]).any()
-    stand = _standing_level(s)
     values: dict[str, float | None] = {
         "depth": depth_m / thigh if thigh > 0 else None,
         "depth_cm": 100.0 * depth_m,

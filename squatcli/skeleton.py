@@ -25,7 +25,7 @@ DEFAULT_STRIDE = None  # `auto_stride` of the video's frame rate
 def auto_stride(fps: float) -> int:
     """Run the pose model on every k-th frame so that it sees about POSE_RATE frames a second (1 up to 45 fps)."""
     return max(1, int(round(fps / POSE_RATE)))
-MIN_SECONDS = 1.0  # shorter clips hold less than a rep: every input kind is refused below this
+MIN_SECONDS = 0.5  # shorter clips hold less than a rep (the fastest real single-rep clips seen: 0.90 s): refused below this
 # Longer clips are refused (an hour of joints at 30 fps is 108,000 frames, ~50 MB): bounds memory and time.
 MAX_SECONDS = 3600.0
 # The frame rates a joints clip may declare, and a video's container may (outside it, FPS is assumed).
@@ -111,8 +111,9 @@ ALL_CLASSES: tuple[SquatClass, ...] = CLASSES + EXTRA_CLASSES
 FEET_CLASSES: tuple[str, ...] = ("toes_up",)
 ALL_CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in ALL_CLASSES)
 
-# The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN and a bidirectional LSTM.
-MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm")
+# The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN, a bidirectional LSTM, and for
+# rep windows a linear model (multinomial logistic regression).
+MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm", "linear")
 
 
 def class_index(name: str, classes: tuple[SquatClass, ...] = CLASSES) -> int:

@@ -41,7 +41,7 @@ from squatcli.datasets import (
 )
 from squatcli.errors import SquatError
 from squatcli.features import HOP, pad_to_window
-from squatcli.inputs import PAPER_INPUTS, InputSpec, rep_inputs, to_dataset
+from squatcli.inputs import PAPER_INPUTS, WORLD, InputSpec, rep_inputs, to_dataset
 from squatcli.skeleton import (
     FPS,
     GOOD,
@@ -66,6 +66,8 @@ REP_SYNTHETIC = (200, 120)
 INPUT_CHOICES: dict[str, Callable[[], InputSpec]] = {
     "rep": lambda: rep_inputs(feet=True),
     "rep-nofeet": lambda: rep_inputs(feet=False),
+    "rep-world": lambda: rep_inputs(feet=True, plane=WORLD),
+    "rep-world-nofeet": lambda: rep_inputs(feet=False, plane=WORLD),
     "clip": lambda: PAPER_INPUTS,
 }
 
@@ -83,6 +85,7 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 REP_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 60, "batch_size": 64, "lr": 3e-3, "patience": 60, "crossfit": 5, "augment": False},
     "lstm": {"epochs": 40, "batch_size": 64, "lr": 3e-3, "patience": 40, "crossfit": 5, "augment": False},
+    "linear": {"epochs": 10, "batch_size": 64, "lr": 3e-3, "patience": 10, "crossfit": 5, "augment": False},
 }
 # The paper's recipes (Adam for both here; the paper trained its CNN with Adadelta).
 TRAIN_PAPER: dict[str, dict[str, Any]] = {
@@ -254,6 +257,8 @@ class TrainConfig:
             raise SquatError(f"the seed must be 0 or more, got {self.seed}")
         if not 0 <= self.synthetic_weight < float("inf"):
             raise SquatError(f"the synthetic weight must be a finite number >= 0, got {self.synthetic_weight}")
+        if self.model not in (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS):
+            raise SquatError(f"the {self.model} model reads rep windows only (--inputs rep or rep-nofeet)")
         d = (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS)[self.model]
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
@@ -321,30 +326,6 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         start = int(rng.integers(0, x.shape[1] - length + 1))
         x[k] = pad_to_window(x[k, start : start + length], x.shape[1])
     return x
-
-
-# Rep models: each epoch this share of training reps is read as a monocular camera with that view would give it
-# (inputs.as_seen: what lies along its depth axis unknown), so a model trained on 3D reps judges a front or side
-# video from what that view shows, not from a guessed mean.
-VIEW_MASKING: dict[str, float] = {"front": 0.25, "side": 0.25}
-VIEW_AUGMENTATION = ("each epoch, 25 % of the training reps read as a front or back view gives them (trunk lean, "
-                     "knee and hip bend, knee travel, head and foot pitch unknown) and 25 % as a side view does "
-                     "(knee and stance widths unknown)")  # fmt: skip
-
-
-def mask_views(x: dict[str, np.ndarray], spec: InputSpec, means: dict[str, np.ndarray], rng: np.random.Generator):
-    """Rep batch rows read as one camera sees them (VIEW_MASKING), the unknowns set to the training mean as
-    models.impute does at assessment."""
-    from squatcli.inputs import as_seen
-
-    draw = rng.random(len(next(iter(x.values()))))
-    edge = 0.0
-    for view, share in VIEW_MASKING.items():
-        rows = np.flatnonzero((draw >= edge) & (draw < edge + share))
-        edge += share
-        if len(rows):
-            x = as_seen(x, spec, view, rows)
-    return {k: np.where(np.isnan(v), means[k].astype(np.float32), v) for k, v in x.items()}
 
 
 def keras_inputs(x: dict[str, np.ndarray]):
@@ -593,7 +574,7 @@ def train(
             "loss": "sparse categorical cross-entropy" + (", classes balanced by sample weights" if rep else ""),
             "synthetic_weight": cfg.synthetic_weight if rep else None,
             "lr_schedule": f"halved after {PLATEAU_PATIENCE} epochs without a lower validation loss, down to lr/64",
-            "augmentation": "none" if not cfg.augment else VIEW_AUGMENTATION if rep else AUGMENTATION,
+            "augmentation": AUGMENTATION if cfg.augment and not rep else "none",
             "early_stopping": "none: a fixed number of epochs" if cfg.crossfit else
                               f"validation {'loss' if rep else 'accuracy (ties: lower loss)'}, patience "
                               f"{cfg.patience}, best weights kept",  # fmt: skip
@@ -665,10 +646,7 @@ def _fit(
     interrupted = False
     try:
         augment = None
-        if cfg.augment and rep:
-            means = {k: m for k, (m, _) in stats.items()}
-            augment = lambda xb, rng: mask_views(xb, spec, means, rng)  # noqa: E731
-        elif cfg.augment:
+        if cfg.augment and not rep:
             augment = lambda xb, rng: xb | {"features": augment_batch(xb["features"], rng)}  # noqa: E731
         batches = _make_batches(models.impute(tr.inputs, stats), tr.y, weights, cfg.batch_size, cfg.seed, augment)
         model.fit(batches, validation_data=validation, epochs=cfg.epochs, verbose=0,

@@ -86,22 +86,26 @@ def test_frames_far_from_the_body_are_triangulation_failures(tmp_path):
 
 
 def test_rep_inputs_ignore_camera_and_body_size(layout):
-    """Every rep channel and measurement is an angle or a ratio against the body's own vertical: the same under
-    any rotation, translation and scale of the joints (and feet)."""
+    """Every rep channel and measurement is an angle or a ratio against the body's own vertical, and the ring of
+    cameras a 3D source is seen through stands about the body: the same under any rotation, translation and scale
+    of the joints (and feet)."""
+    from squatcli.camera import RING
+
     clip = D.read_real_reps(layout).clips[2]
     spec = I.rep_inputs(feet=True)
     a = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True)
     rot = random_rotation(np.random.default_rng(4))
     move = lambda x: 0.37 * x @ rot.T + np.array([3.0, -1.0, 2.0])  # noqa: E731
     b = I.compute(spec, joints=move(clip.joints), feet=move(clip.feet), single_rep=True)
-    assert a.arrays["frames"].shape == (1, I.REP_FRAMES, len(spec.frames)) and a.arrays["measures"].shape == (1, len(spec.measures))
+    assert a.arrays["frames"].shape == (len(RING), I.REP_FRAMES, len(spec.frames))
+    assert a.arrays["measures"].shape == (len(RING), len(spec.measures))
     assert np.allclose(a.arrays["frames"], b.arrays["frames"], atol=1e-3, rtol=1e-3)
     assert np.allclose(a.arrays["measures"], b.arrays["measures"], atol=1e-3, rtol=1e-3)
 
 
-def test_the_measures_a_model_reads_are_the_ones_reps_reports(layout):
+def test_the_measures_a_world_model_reads_are_the_ones_reps_reports(layout):
     clip = D.read_real_reps(layout).clips[0]
-    spec = I.rep_inputs(feet=True)
+    spec = I.rep_inputs(feet=True, plane=I.WORLD)
     report = measure_reps(clip.joints, 30.0, None, clip.feet, single_rep=True)
     mi = I.compute(spec, joints=clip.joints, feet=clip.feet, report=report)
     reported = report.to_dict()["reps"][mi.rep_rows[0]]
@@ -109,38 +113,41 @@ def test_the_measures_a_model_reads_are_the_ones_reps_reports(layout):
         assert value == pytest.approx(reported[name], abs=0.06), name
 
 
-@pytest.mark.parametrize("view", ["front", "side"])
-def test_training_reads_reps_as_a_view_sees_them_exactly_as_assessment_computes_them(layout, view):
-    """inputs.as_seen (what training masks) hides exactly what measuring the rep from that view hides."""
+def test_training_sees_a_rep_through_a_camera_exactly_as_assessment_reads_that_cameras_picture(layout):
+    """A 3D rep seen through a virtual camera in training, and the same rep's picture given as a video's image
+    landmarks at assessment, are measured by the same code into the same rows."""
+    from squatcli import camera as C
+
     clip = D.read_real_reps(layout).clips[2]
     spec = I.rep_inputs(feet=True)
-    whole = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True).arrays
-    masked = I.as_seen(whole, spec, view)
-    seen = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True, view=view).arrays
-    for k in whole:
-        assert np.array_equal(np.isnan(masked[k]), np.isnan(seen[k])), k
-        assert np.isnan(masked[k]).any() and not np.isnan(whole[k]).any()
-        ok = ~np.isnan(seen[k])
-        assert np.allclose(masked[k][ok], seen[k][ok], atol=1e-4), k
-    rows = I.as_seen({"frames": np.repeat(whole["frames"], 4, 0), "measures": np.repeat(whole["measures"], 4, 0)},
-                     spec, view, np.array([1, 3]))  # fmt: skip
-    assert [bool(np.isnan(rows["measures"][i]).any()) for i in range(4)] == [False, True, False, True]
+    cam = C.Camera(yaw=40, pitch=12, distance=3.0, focal=0.8, aspect=16 / 9)
+    trained = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True, cameras=[cam])
+    metres, feet, _ = C.to_metres(clip.joints, clip.feet)
+    picture = C.ImageLandmarks(C.project(metres, cam, metres), C.project(feet, cam, metres), cam.aspect)
+    assessed = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True, image=picture)
+    assert trained.views == assessed.views == 1 and trained.arrays["frames"].shape == (1, spec.rep_frames, len(spec.frames))
+    for k in trained.arrays:
+        assert np.allclose(trained.arrays[k], assessed.arrays[k], equal_nan=True), k
+    ring = I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True)  # a 3D source: the ring of cameras
+    assert ring.views == len(C.RING) and len(ring.arrays["measures"]) == len(C.RING)
+    assert ring.per_rep(np.tile([[0.2, 0.8]], (len(C.RING), 1))) == pytest.approx(np.array([[0.2, 0.8]]))
+    side, front = (I.compute(spec, joints=clip.joints, feet=clip.feet, single_rep=True, cameras=[C.Camera(yaw=y)]) for y in (90, 0))
+    lean = list(spec.measures).index("max_trunk_lean")
+    assert side.arrays["measures"][0, lean] > front.arrays["measures"][0, lean]  # a front picture hides the lean
 
 
-def test_view_masking_sets_a_quarter_of_the_rows_to_each_view_at_the_training_mean():
-    spec = I.rep_inputs(feet=True)
-    n = 4000
-    x = {"frames": np.ones((n, spec.rep_frames, len(spec.frames)), np.float32),
-         "measures": np.ones((n, len(spec.measures)), np.float32)}  # fmt: skip
-    means = {"frames": np.full(len(spec.frames), 7.0), "measures": np.full(len(spec.measures), 7.0)}
-    out = T.mask_views(x, spec, means, np.random.default_rng(0))
-    trunk = out["measures"][:, spec.measures.index("max_trunk_lean")]
-    width = out["measures"][:, spec.measures.index("knee_ankle_width_ratio")]
-    assert not np.isnan(out["measures"]).any() and set(np.unique(out["measures"])) == {1.0, 7.0}
-    assert abs(np.mean(trunk == 7) - T.VIEW_MASKING["front"]) < 0.03
-    assert abs(np.mean(width == 7) - T.VIEW_MASKING["side"]) < 0.03
-    assert not np.any((trunk == 7) & (width == 7))  # one view per row
-    assert np.all(out["measures"][:, spec.measures.index("depth")] == 1)  # heights: every view sees them
+def test_an_image_plane_dataset_has_one_row_per_rep_and_camera_grouped_by_date(layout):
+    from squatcli import camera as C
+
+    data, _ = T.load_data([str(layout)], I.rep_inputs(feet=True))
+    clips = D.read_real_reps(layout)
+    assert len(data) == len(clips) * C.TRAIN_VIEWS
+    assert data.ids[: C.TRAIN_VIEWS] == [f"{clips.ids[0]}@{v}" for v in range(C.TRAIN_VIEWS)]
+    assert list(data.subjects[: C.TRAIN_VIEWS]) == [clips.groups[0]] * C.TRAIN_VIEWS
+    again, _ = T.load_data([str(layout)], I.rep_inputs(feet=True))
+    assert again.fingerprint() == data.fingerprint()  # the cameras come from a fixed seed
+    world, _ = T.load_data([str(layout)], I.rep_inputs(feet=True, plane=I.WORLD))
+    assert len(world) == len(clips)
 
 
 def test_an_input_lacking_what_a_spec_reads_says_what_is_missing(layout):
@@ -159,8 +166,8 @@ def test_no_feet_data_leaves_out_the_faults_only_feet_show(tmp_path):
     header = rows[0].split(",")
     rows[2] = ",".join(["recording_01042023_120001"] + ["1.0" if c == "toes lifting" else "0.0" for c in header[1:]])
     (root / "data.csv").write_text("\n".join(rows) + "\n")
-    with_feet, _ = T.load_data([str(root)], I.rep_inputs(feet=True))
-    without, _ = T.load_data([str(root)], I.rep_inputs(feet=False))
+    with_feet, _ = T.load_data([str(root)], I.rep_inputs(feet=True, plane=I.WORLD))
+    without, _ = T.load_data([str(root)], I.rep_inputs(feet=False, plane=I.WORLD))
     assert with_feet.classes == ("good", "toes_up") and len(with_feet) == 2
     assert without.classes == ("good",) and len(without) == 1
 
@@ -203,12 +210,12 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
 
     monkeypatch.setattr(T, "train", fake_train)
     monkeypatch.setattr("squatcli.models.Classifier", Clf)
-    front = evaluation.seen_as(data, I.rep_inputs(True), "front")
+    front = data.subset(np.arange(len(data)))
+    front.inputs = {k: v + 1.0 for k, v in data.inputs.items()}
     result = evaluation.cross_validate(data, T.TrainConfig("cnn", inputs=I.rep_inputs(True)), folds=None,
                                        variants={"front": front})  # fmt: skip
     probs, called = result.variants["front"]
     assert probs.shape == result.probs.shape and called.shape == result.called_good.shape
-    assert np.isnan(front.inputs["measures"][:, list(I.rep_inputs(True).measures).index("max_trunk_lean")]).all()
     with pytest.raises(ValueError, match="same rows"):
         evaluation.cross_validate(data, T.TrainConfig("cnn", inputs=I.rep_inputs(True)), variants={"x": front.subset(np.arange(3))})
     assert len(result.folds) == 4 and sorted(g for f in result.folds for g in f["held_out"]) == sorted(set(data.subjects))
