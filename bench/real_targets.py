@@ -34,6 +34,7 @@ from testvideo import SHARED_VIDEOS, make_test_video
 from squatcli import evaluation, metrics
 from squatcli.assess import verdict
 from squatcli import train as T
+from squatcli.datasets import REAL_NAME
 from squatcli.models import BUNDLED, load_model
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "chariar2023"
@@ -85,11 +86,16 @@ def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_g
             "per_class_recall": {k: float(np.mean(pred[keys == k] == k)) for k in classes}}  # fmt: skip
 
 
-def synthetic_accuracy(name: str) -> dict:
+def data_specs(metadata: dict, real: Path) -> list[str]:
+    """The data specs a model trained on, its real reps (recorded by name, datasets.REAL_NAME) read from `real`."""
+    return [str(real) if s == REAL_NAME else s for s in metadata["data"]["sources"]]
+
+
+def synthetic_accuracy(name: str, real: Path) -> dict:
     """Accuracy (argmax) of a bundled model on the synthetic rows of its own test split: people it never saw."""
     clf = load_model(name)
     md = clf.metadata
-    data, _ = T.load_data(md["data"]["sources"], clf.inputs)
+    data, _ = T.load_data(data_specs(md, real), clf.inputs)
     test = T.test_subset(data, md)
     if test is None:
         return {"n": 0, "people": 0, "accuracy": float("nan"), "note": "its training data changed: retrain it"}
@@ -149,7 +155,7 @@ def main() -> None:
         for name in BUNDLED[args.kind][:2]:
             md = load_model(name).metadata
             inputs = "rep" if md["inputs"]["feet"] else "rep-nofeet"
-            specs = [str(args.real) if s.endswith("chariar2023") or "real" in s else s for s in md["data"]["sources"]]
+            specs = data_specs(md, args.real)
             print(f"cross-validating the recipe of {name} ({inputs}) on {' + '.join(specs)}", flush=True)
             results[name] = cv = cross_validation(args.kind, inputs, specs, args.folds, md)
             feet = md["inputs"]["feet"]
@@ -184,7 +190,7 @@ def main() -> None:
         print(f"  {v['video']:32s} source: {v['source_says']:10s} squatcli: {v['verdict']} ({v['model']}, P(good) "
               f"{v['p_good']}, {v['main_fault'] or '-'}; reps {v['rep_verdicts']})  {mark(ok)}")
     print("held-out synthetic people (each bundled model's own test split, synthetic rows):")
-    results["synthetic"] = {name: synthetic_accuracy(name) for name in BUNDLED[args.kind]}
+    results["synthetic"] = {name: synthetic_accuracy(name, args.real) for name in BUNDLED[args.kind]}
     for name, r in results["synthetic"].items():
         if not r["n"]:
             print(f"  {name:16s} {r['note']}: not applicable")

@@ -1,8 +1,14 @@
 """The annotated video: the input video with the skeleton, the current rep's measurements and cues, and the
-verdict banner drawn on every frame. Same frame count, size and fps as the input (OpenCV, mp4v)."""
+verdict banner drawn on every frame. Same frame count, size and fps as the input (OpenCV, mp4v).
+
+OpenCV's writer reports no error (a full disk leaves a truncated file without its index), so `annotate_video`
+checks the disk after every frame written and reads the finished file back before it takes its name.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,9 +99,36 @@ def annotate_video(result, out_path: str | Path, progress: Callable[[int, int], 
                 xy = extraction.image_xy[min(index, len(extraction.image_xy) - 1)]
                 draw_frame(frame, xy, banner, result.good, rep_text, current["cues"] if current else [])
                 writer.write(frame)
+                require_room(tmp)
                 written += 1
                 if progress:
                     progress(written, len(extraction.frame_times))
         finally:
             writer.release()
+        require_frames(tmp, written)
     return written
+
+
+def require_room(path: Path) -> None:
+    """OSError (no space left) when the file system holding `path` is full: OpenCV's writer would go on silently.
+    Blocks reserved for root count for root, as its writes may use them."""
+    fs = os.statvfs(path)
+    if (fs.f_bfree if os.geteuid() == 0 else fs.f_bavail) == 0:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def require_frames(path: Path, frames: int) -> None:
+    """OSError unless the video written at `path` opens and lists `frames` frames (a truncated file does not)."""
+    import cv2
+
+    from squatcli.video import open_video
+
+    cap = open_video(path)
+    try:
+        listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    if listed != frames:
+        full = os.statvfs(path).f_bavail == 0
+        reason = os.strerror(errno.ENOSPC) if full else f"the video writer wrote {listed} of {frames} frames"
+        raise OSError(errno.ENOSPC if full else errno.EIO, reason)

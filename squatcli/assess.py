@@ -185,15 +185,24 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return found
 
 
-def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) -> Motion:
-    """Read any supported input and bring it to 30 fps normalised features (+ joints and feet where available)."""
+def check_input(path: Path) -> Path:
+    """`path` if it is a regular readable file of a kind squat assess reads (by its suffix); otherwise a
+    SquatError naming it. Cheap (no file is opened): run on every input before any model loads."""
     path = Path(path)
-    suffix = path.suffix.lower()
     if path.is_dir():
         if not os.access(path, os.R_OK | os.X_OK):
             raise SquatError("folder cannot be read (permission denied)", path)
         raise SquatError("folder holds no video, .npz or .json input", path)
     require_input_file(path)
+    if path.suffix.lower() not in INPUT_SUFFIXES:
+        raise SquatError(f"unsupported input type '{path.suffix.lower() or path.name}' (expected a video, .npz or .json)", path)
+    return path
+
+
+def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) -> Motion:
+    """Read any supported input and bring it to 30 fps normalised features (+ joints and feet where available)."""
+    path = check_input(path)
+    suffix = path.suffix.lower()
     start = time.perf_counter()
     joints = confidence = dist = extraction = feet = image = None
     monocular = False
@@ -210,7 +219,7 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
     elif suffix == ".json":
         kind, dist = "paper-json", read_paper_json(path)
         notes.append("paper-format clips hold distances only: no per-rep measurements")
-    elif suffix in VIDEO_SUFFIXES:
+    else:  # a video (check_input knows the suffix)
         from squatcli.pose import extract_video
 
         extraction = extract_video(path, stride=stride, progress=progress)
@@ -220,8 +229,6 @@ def load_motion(path: Path, stride: int | None = DEFAULT_STRIDE, progress=None) 
         image = _image_of(extraction.clip)
         notes += [f"no person for {b - a:.1f} s from {a:.1f} s (interpolated)" for a, b in extraction.long_gaps]
         notes += extraction.notes
-    else:
-        raise SquatError(f"unsupported input type '{suffix or path.name}' (expected a video, .npz or .json)", path)
     seconds = {"pose_s": extraction.seconds} if extraction else {"read_s": time.perf_counter() - start}
     require_duration(len(joints if joints is not None else dist), path)
     t = time.perf_counter()

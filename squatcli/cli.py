@@ -1,7 +1,10 @@
 """The `squat` command: a thin Typer app that calls library functions and renders with rich.
 
-Heavy modules (tensorflow, mediapipe, cv2) are imported inside the commands, so `squat --help` is instant.
-Errors a user can fix (SquatError) print one line to stderr and exit 1; usage errors exit 2.
+Heavy modules (tensorflow, mediapipe, cv2, scikit-learn) are imported inside the commands, after every input and
+output has been checked, so `squat --help` and a mistyped file name answer at once. Errors a user can fix
+(SquatError) print one line to stderr and exit 1; usage errors exit 2. Results go to stdout through
+files.ResultStream: stdout that cannot take them (a full disk, closed) is an error too, a broken pipe a quiet
+exit 141. Every path printed is escaped, so a file named `[red]x.npz` prints as itself.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from squatcli import interrupts
-from squatcli.datasets import AUTO_SPLIT, SPLITS
-from squatcli.errors import SquatError
-from squatcli.files import check_output_file, check_output_folder
+from squatcli.datasets import AUTO_SPLIT, SPLITS, check_data_spec
+from squatcli.errors import SquatError, StdoutError
+from squatcli.files import ResultStream, check_output_file, check_output_folder, require_input_file
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
@@ -36,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)  # results
+out = Console(file=ResultStream(), soft_wrap=True)  # results
 err = Console(stderr=True, soft_wrap=True)  # progress, warnings, errors
 
 
@@ -57,9 +60,36 @@ def learning_rate(value: float | None) -> float | None:
     return value
 
 
+def finite_weight(value: float) -> float:
+    """Option callback: a weight, a finite number >= 0 (typer's `min` lets infinity through, and NaN fails oddly)."""
+    if not 0 <= value < float("inf"):
+        raise typer.BadParameter(f"{value:g} is not a finite number >= 0")
+    return value
+
+
 def print_error(error: Exception) -> None:
     """The one-line form of every error a user sees."""
     err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+
+
+def show(renderable) -> None:
+    """Print a table or panel on stdout, wrapped to the terminal's width but never cut: a cell's word too long
+    for its column folds onto the next line (not "…"), and a terminal narrower than the longest words need gets
+    it at the width they need (the terminal then wraps its lines), not with columns emptied."""
+    from rich.measure import Measurement
+    from rich.panel import Panel
+    from rich.segment import Segments
+    from rich.table import Table
+
+    soft: dict = {}
+    if isinstance(renderable, Table):  # title and caption unwrapped, as `out` prints text (soft_wrap)
+        soft = {"no_wrap": True, "overflow": "ignore"}
+        for column in renderable.columns:
+            column.overflow = "fold"
+    inner, frame = (renderable.renderable, 4) if isinstance(renderable, Panel) else (renderable, 0)  # border, padding
+    need = Measurement.get(out, out.options.update(width=10**4), inner).minimum + frame
+    options = out.options.update(width=max(out.options.max_width, need), **soft)
+    out.print(Segments(out.render(renderable, options)), end="")
 
 
 # Typer's own exceptions (exits, usage errors), which it turns into exit codes itself. ClickException is the base
@@ -85,6 +115,10 @@ def command(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except StdoutError as e:  # nothing more can be printed: a reader that went away ends it quietly
+            if not e.broken_pipe:
+                print_error(e)
+            raise typer.Exit(141 if e.broken_pipe else 1) from None
         except SquatError as e:
             print_error(e)
             raise typer.Exit(1) from None
@@ -103,11 +137,11 @@ def command(fn: Callable) -> Callable:
     return app.command()(wrapper)
 
 
-def stopped(interruption: KeyboardInterrupt) -> typer.Exit:
-    """Say that the command was interrupted (Ctrl-C: exit 130) or terminated (SIGTERM: 143)."""
+def stopped(interruption: KeyboardInterrupt, after: str = "") -> typer.Exit:
+    """Say that the command was interrupted (Ctrl-C: exit 130) or terminated (SIGTERM: 143), and `after` what."""
     interrupts.handled()
     terminated = isinstance(interruption, interrupts.Terminated)
-    err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}[/]")
+    err.print(f"[yellow]{'terminated' if terminated else 'interrupted'}{after}[/]")
     return typer.Exit(143 if terminated else 130)
 
 
@@ -139,7 +173,8 @@ def print_json(data, compact: bool = False) -> None:
     """Machine-readable output on stdout: indented, or one object per line when `compact`; NaN becomes null."""
     from squatcli.datasets import to_json
 
-    print(to_json(data, indent=None if compact else 2), flush=True)
+    out.file.write(to_json(data, indent=None if compact else 2) + "\n")
+    out.file.flush()
 
 
 @command
@@ -153,23 +188,32 @@ def extract(
 
     The .npz (keys joints, fps, confidence) is accepted by every other command in place of the video.
     """
-    from squatcli.datasets import write_joints_npz
-    from squatcli.pose import extract_video
-
     output = output or Path(video.stem + ".npz")
     if output.suffix != ".npz":
         raise typer.BadParameter(f"{output}: the output must end in .npz", param_hint="'-o'")
+    require_input_file(video, "video")
     check_output_file(output, inputs=[video])
-    with progress_bar(f"pose {video.name}") as report:
+    from squatcli.datasets import atomic_output, joints_npz_bytes
+    from squatcli.pose import extract_video
+
+    with progress_bar(f"pose {escape(video.name)}") as report:
         result = extract_video(video, stride=stride, progress=report)
-    write_joints_npz(output, result.clip)
-    summary = result.summary() | {"output": str(output)}
-    if as_json:
-        print_json(summary)
-        return
+    data = joints_npz_bytes(result.clip)
+    with atomic_output(output) as tmp:  # the summary is printed before the file appears: no file if it cannot be
+        tmp.write_bytes(data)
+        summary = result.summary() | {"output": str(output)}
+        if as_json:
+            print_json(summary)
+        else:
+            render_extraction(result, summary, video, output)
+            out.file.flush()
+
+
+def render_extraction(result, summary: dict, video: Path, output: Path) -> None:
+    """The human-readable summary of `squat extract`."""
     from rich.table import Table
 
-    table = Table(title=f"{video.name} -> {output}", show_header=False, title_justify="left")
+    table = Table(title=escape(f"{video.name} -> {output}"), show_header=False, title_justify="left")
     table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
     table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {summary['stride']})")
     table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
@@ -181,7 +225,7 @@ def extract(
         table.add_row("[yellow]note[/]", escape(note))
     table.add_row("joints written", f"{len(result.clip.joints)} frames at 30 fps")
     table.add_row("time", f"{result.seconds:.1f} s (pose model {result.pose_seconds:.1f} s)")
-    out.print(table)
+    show(table)
 
 
 @command
@@ -220,7 +264,7 @@ def synth(
 
     from squatcli.skeleton import CLASSES
 
-    table = Table(title=f"synthetic corpus -> {output} (seed {seed}, {seconds:.1f} s)", title_justify="left")
+    table = Table(title=escape(f"synthetic corpus -> {output} (seed {seed}, {seconds:.1f} s)"), title_justify="left")
     for col in ("class", "folder", "clips", "subjects", "mild/obvious", "partial", "reps (mean)"):
         table.add_column(col, justify="left" if col in ("class", "folder") else "right")
     for c in CLASSES:
@@ -231,8 +275,8 @@ def synth(
         table.add_row(c.name, c.folder, str(len(mine)), str(len({r["subject"] for r in mine})), mild, partial,
                       f"{np.mean([int(r['reps']) for r in mine]):.1f}")  # fmt: skip
     size = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
-    table.caption = f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output}`"
-    out.print(table)
+    table.caption = escape(f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output}`")
+    show(table)
 
 
 Inputs = enum.Enum("Inputs", [(k, k) for k in ("auto", "rep", "rep-nofeet", "clip")], type=str)
@@ -253,24 +297,34 @@ def train(
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="Clip CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
-    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
+    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", callback=finite_weight, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models (off by default, as it measured no better): a quarter of the reps each epoch read as a front view, a quarter as a side view sees them (what lies along the camera's depth axis unknown).", show_default=False)] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
     """Train a CNN or BiLSTM classifier; writes OUT.keras and its metadata OUT.json.
 
-    Early stopping keeps the best epoch; Ctrl-C stops and saves the best so far. The calibration of P(good) and
-    the good-vs-rest threshold (Youden's point) are fitted on the validation split (its real rows, if any).
+    Early stopping keeps the best epoch; Ctrl-C (or SIGTERM) stops and saves the best so far. The calibration of
+    P(good) and the good-vs-rest threshold (Youden's point) are fitted on the validation split (its real rows, if
+    any).
     """
     import shlex
     import sys
 
-    from squatcli import train as training
+    from squatcli.datasets import SYNTHETIC
+    from squatcli.modelfiles import model_paths
 
     model = model.value
     output = Path(model) if output is None else output
-    specs = list(data or [training.SYNTHETIC])
+    if output.is_dir() or not output.name:
+        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras and NAME.json)", output)
+    for path in model_paths(output):  # both files can be written, before the data is read and the model trained
+        check_output_file(path)
+    specs = list(data or [SYNTHETIC])
+    for text in specs:
+        check_data_spec(text)
+    from squatcli import train as training
+
     choice = "clip" if paper and inputs.value == "auto" else inputs.value
     spec = training.INPUT_CHOICES[training.default_inputs(specs) if choice == "auto" else choice]()
     recipe = training.TRAIN_PAPER[model] if paper else {}
@@ -296,12 +350,6 @@ def train(
         inputs=spec,
         synthetic_weight=synthetic_weight,
     ).resolved()
-    from squatcli.models import model_paths
-
-    if output.is_dir() or not output.name:
-        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras and NAME.json)", output)
-    for path in model_paths(output):  # both files can be written, before the data is read and the model trained
-        check_output_file(path)
     with progress_bar("reading clips") as report:
         dataset, data_info = training.load_data(specs, spec, progress=report)
     split_kind = training.resolve_split(config.split, dataset)
@@ -328,17 +376,15 @@ def train(
     keras_path, json_path = save_model(result.model, result.metadata, output)
     md = result.metadata
     tr = md["training"]
-    if result.interrupted:
-        err.print(f"[yellow]interrupted after epoch {tr['epochs_run']}: saved the best epoch ({tr['best_epoch']})[/]")
     if as_json:
         print_json(md | {"files": [str(keras_path), str(json_path)]})
     else:
         from rich.table import Table
 
         v = md["validation"]
-        table = Table(title=f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters", show_header=False, title_justify="left")
-        table.add_row("saved", f"{keras_path}  {json_path}")
-        table.add_row("data", f"{md['data']['source']} ({md['data']['fingerprint']}): {md['data']['n_train']} train / {md['data']['n_val']} val / {md['data']['n_test']} test, {md['data']['split']} split")
+        table = Table(title=escape(f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters"), show_header=False, title_justify="left")
+        table.add_row("saved", escape(f"{keras_path}  {json_path}"))
+        table.add_row("data", escape(f"{md['data']['source']} ({md['data']['fingerprint']}): {md['data']['n_train']} train / {md['data']['n_val']} val / {md['data']['n_test']} test, {md['data']['split']} split"))
         if tr.get("crossfit_folds"):
             table.add_row("epochs", f"{tr['epochs_run']} (fixed), and {tr['crossfit_folds']} cross-fitted models for calibration")
             table.add_row("time", f"{tr['time_s']:.1f} s")
@@ -351,20 +397,21 @@ def train(
         if md["calibration"]["method"] != "none":
             c = md["calibration"]
             table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} rows")
-        out.print(table)
+        show(table)
     if result.interrupted:
-        raise typer.Exit(130)
+        raise stopped(result.stopped_by or KeyboardInterrupt(),
+                      f" after epoch {tr['epochs_run']}: saved the best epoch ({tr['best_epoch']})")
 
 
 @command
 def evaluate(
     model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained NAME.keras. With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
-    data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic', a folder in the paper's layout or a folder of real reps; repeat to mix (default: the data the model was trained on). Only rows the model never trained or validated on are scored: its test split, or the subjects and sessions it never saw.", show_default=False)] = None,
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic', a folder in the paper's layout or a folder of real reps; repeat to mix (default: the data the model was trained on, where squatcli makes it itself: the synthetic corpus; other data the model says how to pass). Only rows the model never trained or validated on are scored: its test split, or the subjects and sessions it never saw.", show_default=False)] = None,
     whole: Annotated[bool, typer.Option("--whole", help="Score every row of --data, including what the model trained on.")] = False,
     cv: Annotated[bool, typer.Option("--cv", help="Cross-validate the training recipe by group instead: each recording session (real reps) or subject is held out once, the model trained on the rest; the honest figure for data a bundled model learned from.")] = False,
     folds: Annotated[Optional[int], typer.Option("--folds", min=2, help="--cv: deal the groups into this many folds (default: leave one group out).", show_default=False)] = None,
     inputs: Annotated[Inputs, typer.Option("--inputs", help="--cv: what the models read (see squat train --help).")] = Inputs.auto,
-    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="--cv: weight of a synthetic row against a real one.")] = 1.0,
+    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", callback=finite_weight, help="--cv: weight of a synthetic row against a real one.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="--cv: seed for the folds, splits and weights.")] = 0,
     roc: Annotated[bool, typer.Option("--roc", help="Write roc.png (all models on one plot), confusion_MODEL.png and reliability.png (calibration of P(good)) to --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
@@ -376,16 +423,20 @@ def evaluate(
     sensitivity/specificity and balanced accuracy at the threshold the model picked on its validation split, and
     the expected calibration error of P(good).
     """
-    from squatcli import evaluation, metrics
+    from squatcli.datasets import SYNTHETIC
 
     if roc:  # the figures can be written there, before any model is loaded or clip scored
         check_output_file(check_output_folder(out_dir) / "roc.png")
+    if cv and model not in MODEL_KINDS:
+        raise typer.BadParameter(f"--cv trains models: give the kind (cnn or lstm), not {model!r}", param_hint="'--model'")
+    for text in (data or []) if cv else []:  # without --cv, evaluate_models checks the models' files, then these
+        check_data_spec(text)
+    from squatcli import evaluation, metrics
+
     if cv:
         from squatcli import train as training
 
-        if model not in training.MODEL_KINDS:
-            raise typer.BadParameter(f"--cv trains models: give the kind (cnn or lstm), not {model!r}", param_hint="'--model'")
-        specs = list(data or [training.SYNTHETIC])
+        specs = list(data or [SYNTHETIC])
         spec = training.INPUT_CHOICES[training.default_inputs(specs) if inputs.value == "auto" else inputs.value]()
         config = training.TrainConfig(model, seed=seed, inputs=spec, synthetic_weight=synthetic_weight).resolved()
         with progress_bar("reading clips") as report:
@@ -422,7 +473,7 @@ def evaluate(
 
     for r in results:
         rep = r.report
-        title = f"{r.name} on {r.source}, {r.scope}: {rep.n} rows"
+        title = escape(f"{r.name} on {r.source}, {r.scope}: {rep.n} rows")
         summary = Table(title=title, show_header=False, title_justify="left")
         summary.add_row(f"accuracy ({len(rep.classes)} classes)", pct(rep.accuracy))
         summary.add_row("Cohen's kappa", pct(rep.kappa))
@@ -434,17 +485,17 @@ def evaluate(
         summary.add_row("calibration of P(good)", f"expected calibration error {pct(rep.ece)} ({metrics.CALIBRATION_BINS} bins)")
         for note in r.notes:
             summary.add_row("note", escape(note))
-        out.print(summary)
+        show(summary)
         per_class = Table("class", "precision", "recall", "F1", "rows", title_justify="left")
         for key in rep.classes:
             m = rep.per_class[key]
             per_class.add_row(squat_class(key).name, pct(m["precision"]), pct(m["recall"]), pct(m["f1"]), str(m["support"]))
-        out.print(per_class)
+        show(per_class)
         short = ["".join(w[0] for w in k.split("_")).upper() if "_" in k else k[:2].upper() for k in rep.classes]
         cm = Table("true \\ predicted", *short, title="confusion matrix, rows normalised (columns: initials of the row names)", title_justify="left")
         for k, (key, row) in enumerate(zip(rep.classes, rep.confusion_normalised)):
             cm.add_row(f"{short[k]} {key}", *[f"[bold]{v:.2f}[/]" if i == k else (f"{v:.2f}" if v else ".") for i, v in enumerate(row)])
-        out.print(cm)
+        show(cm)
     if len(results) > 1:
         cmp = Table("model", "parameters", "accuracy", "kappa", "AUC", f"spec. at sens. {metrics.PAPER_SENSITIVITY}",
                     "sens. / spec. at stored thr.", "ECE", "training time", title="comparison", title_justify="left")
@@ -452,12 +503,12 @@ def evaluate(
             d = r.to_dict()
             stored = f"{pct(r.report.stored.sensitivity)} / {pct(r.report.stored.specificity)}" if r.report.stored else "-"
             t = d["training_time_s"]
-            cmp.add_row(r.name, f"{d['parameters']:,}" if d["parameters"] else "-", pct(r.report.accuracy), pct(r.report.kappa),
+            cmp.add_row(escape(r.name), f"{d['parameters']:,}" if d["parameters"] else "-", pct(r.report.accuracy), pct(r.report.kappa),
                         pct(r.report.auc), pct(r.report.specificity_at_paper_sensitivity), stored, pct(r.report.ece),
                         "-" if t is None else f"{t:.0f} s ({d['epochs_run']} epochs)")
-        out.print(cmp)
+        show(cmp)
     for f in figures:
-        err.print(f"wrote {f}", highlight=False)
+        err.print(f"wrote {escape(str(f))}", highlight=False)
 
 
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
@@ -496,55 +547,95 @@ def assess(
             if as_json:
                 print_json(failure(paths[0], e), compact=True)
             raise
-    from squatcli.models import BUNDLED, load_model
-
+    errors = check_inputs(paths, model, as_json)  # before any model loads: a typo answers at once
     t = time.perf_counter()
     cache: dict = {}
-    try:  # the first model an input may need, loaded before any work: a missing or broken model fails fast
-        first = BUNDLED[model][0] if model in BUNDLED and not Path(model).exists() else model
-        cache[first] = load_model(first)
-    except SquatError as e:
-        if as_json:  # still one object per input
-            for path in paths:
-                print_json(failure(path, e), compact=True)
-        raise
+    if any(error is None for error in errors):  # the first model an input may need, loaded before any work
+        load_first_model(model, cache, paths, errors, as_json)
     load_s = time.perf_counter() - t
-    results, failed = [], 0
-    for path in paths:
+    results = []
+    for path, error in zip(paths, errors):
         try:
-            with progress_bar(f"pose {path.name}") as report:
+            if error is not None:
+                raise error
+            with progress_bar(f"pose {escape(path.name)}") as report:
                 result = assess_one(path, model, stride=stride, progress=report, cache=cache)
             if annotate is not None:
                 write_annotation(result, annotate)
+            if as_json:
+                print_json(result.to_dict() | {"model_load_s": round(load_s, 3)}, compact=True)
+            else:
+                render_assessment(result)
+            results.append((path, result, None))
+        except StdoutError:
+            raise
         except Exception as caught:  # any failure is this input's error; the batch goes on
             interrupts.reraise_if_interrupted(caught)
             e = caught if isinstance(caught, SquatError) else unexpected(caught, path)
-            failed += 1
             results.append((path, None, e))
             if as_json:
                 print_json(failure(path, e), compact=True)
             else:
                 print_error(e)
-            continue
-        results.append((path, result, None))
-        if as_json:
-            print_json(result.to_dict() | {"model_load_s": round(load_s, 3)}, compact=True)
-        else:
-            render_assessment(result)
     if not as_json:
         if len(paths) > 1:
             render_batch_summary(results)
-        err.print(f"[dim]model {', '.join(cache)} loaded in {load_s:.1f} s; "
-                  f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
-    if failed:
+        if cache:
+            err.print(f"[dim]model {escape(', '.join(cache))} loaded in {load_s:.1f} s; "
+                      f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
+    if any(error is not None for _, _, error in results):
         raise typer.Exit(1)
+
+
+def check_inputs(paths: list[Path], model: str, as_json: bool) -> list[SquatError | None]:
+    """Each input's error found without opening it (assess.check_input), or None; the model's files are checked
+    too (modelfiles.check_model): a model that fails fails every input (`model_failed`). Nothing heavy is
+    imported."""
+    from squatcli.assess import check_input
+    from squatcli.modelfiles import check_model, first_candidate
+
+    errors: list[SquatError | None] = []
+    for path in paths:
+        try:
+            check_input(path)
+            errors.append(None)
+        except SquatError as e:
+            errors.append(e)
+    try:
+        check_model(first_candidate(model))
+    except SquatError as e:
+        raise model_failed(e, paths, errors, as_json) from None
+    return errors
+
+
+def load_first_model(model: str, cache: dict, paths: list[Path], errors: list, as_json: bool) -> None:
+    """Load the first model an input may need into `cache` (`model_failed` if Keras cannot read it)."""
+    from squatcli.modelfiles import first_candidate
+    from squatcli.models import load_model
+
+    first = first_candidate(model)
+    try:
+        cache[first] = load_model(first)
+    except SquatError as e:
+        raise model_failed(e, paths, errors, as_json) from None
+
+
+def model_failed(error: SquatError, paths: list[Path], errors: list, as_json: bool) -> SquatError:
+    """A model that cannot be loaded fails every input: under --json one object per input (its own error where
+    it has one), then the command's one line."""
+    from squatcli.assess import failure
+
+    if as_json:
+        for path, own in zip(paths, errors):
+            print_json(failure(path, own or error), compact=True)
+    return error
 
 
 def write_annotation(result, out_path: Path) -> None:
     """The input video with skeleton, rep cues and verdict drawn on every frame."""
     from squatcli.annotate import annotate_video
 
-    with progress_bar(f"annotate {out_path.name}") as report:
+    with progress_bar(f"annotate {escape(out_path.name)}") as report:
         annotate_video(result, out_path, progress=report)
 
 
@@ -556,7 +647,7 @@ def render_assessment(result) -> None:
     from squatcli.skeleton import GOOD, squat_class
 
     probs = result.probabilities
-    table = Table(title=str(result.motion.path), title_justify="left")
+    table = Table(title=escape(str(result.motion.path)), title_justify="left")
     table.add_column("class")
     table.add_column("probability", justify="right")
     table.add_column("", min_width=20)
@@ -564,13 +655,13 @@ def render_assessment(result) -> None:
         bar = glyph("█", "#") * int(round(probs[i] * 20))
         style = "green" if i == GOOD else ("bold" if i == result.main_fault else "")
         table.add_row(squat_class(result.classes[i]).name, f"{probs[i]:.1%}", bar, style=style)
-    out.print(table)
+    show(table)
     colour = "green" if result.good else "red"
     cue = squat_class("good" if result.good else result.classes[result.main_fault]).cue
-    out.print(Panel(f"[bold {colour}]{result.verdict_text}[/]\n{cue}", expand=False))
+    show(Panel(f"[bold {colour}]{result.verdict_text}[/]\n{cue}", expand=False))
     rows = f"{len(result.spans)} rep(s)" if result.window == "rep" else f"{len(result.spans)} window(s) of 10 s"
     out.print(f"[dim]P(good) {probs[GOOD]:.2f} vs threshold {result.threshold:.2f} (Youden's index on data the model did not train on); "
-              f"model {result.model} ({result.inputs}); mean over {rows}[/]")  # fmt: skip
+              f"model {escape(result.model)} ({result.inputs}); mean over {rows}[/]")  # fmt: skip
     if result.reps is not None:
         render_reps(result.reps, result.rep_verdicts())
     for note in result.motion.notes:
@@ -613,11 +704,12 @@ def render_reps(report, verdicts: dict[int, dict] | None = None) -> None:
             v = verdicts.get(k)
             said = ["[dim]not judged[/]" if v is None else "[green]good[/]" if v["verdict"] == "good"
                     else f"[red]{squat_class(v['main_fault']).name.lower()}[/]"]  # fmt: skip
-        table.add_row(f"{k + 1}{' (cut)' if r['partial'] else ''}", f"{r['start_s']:.1f}-{r['end_s']:.1f}", *said,
+        label = "whole clip" if r["whole_clip"] else f"{k + 1}{' (cut)' if r['partial'] else ''}"
+        table.add_row(label, f"{r['start_s']:.1f}-{r['end_s']:.1f}", *said,
                       fmt(r["depth"], "+.2f"), fmt(r["min_knee_angle"], ".0f"), fmt(r["knee_ankle_width_ratio"], ".2f"),
                       fmt(r["max_trunk_lean"], ".0f"), fmt(r["head_angle"], ".0f"),
                       f"[yellow]{flagged}[/]" if flagged else "[green]none[/]")  # fmt: skip
-    out.print(table)
+    show(table)
     for cue in cues:
         out.print(f"  [yellow]>[/] {escape(cue)}")
     out.print("[dim]* depth: hip above knee at the bottom, in thigh lengths (below 0 = hips below knees); "
@@ -643,16 +735,19 @@ def render_batch_summary(results) -> None:
         table.add_column(name)
     for path, result, error in results:
         if error is not None:
-            table.add_row(str(path), f"[red]failed: {escape(str(error))}[/]", "", "")
+            table.add_row(escape(str(path)), f"[red]failed: {escape(str(error))}[/]", "", "")
         else:
             colour = "green" if result.good else "red"
             reps = "-" if result.reps is None else str(result.reps.count)
-            table.add_row(str(path), f"[{colour}]{result.verdict_text}[/]", f"{result.probabilities[GOOD]:.2f}", reps)
-    out.print(table)
+            table.add_row(escape(str(path)), f"[{colour}]{result.verdict_text}[/]", f"{result.probabilities[GOOD]:.2f}", reps)
+    show(table)
 
 
 def main() -> None:
     interrupts.install()  # before anything slow, so Ctrl-C and SIGTERM are never lost
+    if sys.stdout is None:  # started with stdout closed (`>&-`): results would be lost, refuse before any work
+        print_error(StdoutError("it is closed"))
+        sys.exit(1)
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets "?", not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")

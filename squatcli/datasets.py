@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -33,14 +34,15 @@ from pathlib import Path
 import numpy as np
 
 from squatcli.errors import SquatError
-from squatcli.features import fit_window, normalise
-from squatcli.files import read_json, require_input_file
+from squatcli.features import body_scale, distances, fit_window, normalise
+from squatcli.files import os_reason, read_json, require_input_file, require_input_folder
 from squatcli.skeleton import (
     ALL_CLASSES,
     CLASSES,
     FEET,
     FPS,
     MAX_FPS,
+    MAX_SECONDS,
     MIN_FPS,
     N_CLASSES,
     N_FEATURES,
@@ -56,6 +58,17 @@ PAPER_SUBDIR = "1115_3djoints_index"
 MANIFEST = "manifest.csv"
 CORPUS_INFO = "corpus.json"
 CORPUS_KEYS = ("generator", "generator_version", "seed", "clips_per_class", "subjects", "noise")
+SYNTHETIC = "synthetic"  # the data spec of the generated corpus (squatcli.synth), in place of a folder
+# Model metadata names its training data by kind and fingerprint, never by a path (a folder of one machine):
+REAL_NAME = "chariar2023"  # a folder in the real reps' layout (Chariar et al. 2023)
+PAPER_NAME = "ogata2019"  # a folder in the paper's layout (Ogata et al. 2019's Pose_Dataset) that squat synth did not write
+# What to pass for each, when a model trained on it is evaluated without --data:
+DATA_NEEDED = {
+    REAL_NAME: "the real reps of Chariar et al. 2023, which do not ship with squatcli: pass the folder holding "
+               "their data.csv and mediapipe/ with --data DIR",
+    PAPER_NAME: "a dataset in the paper's layout (Ogata et al. 2019's Pose_Dataset), which does not ship with "
+                "squatcli: pass its root folder with --data DIR",
+}  # fmt: skip
 SPLITS = ("random", "subject")  # 80/10/10 over clips (stratified, the paper's) or over people or sessions
 AUTO_SPLIT = "auto"  # by subject where the data records subjects, random otherwise (train.resolve_split)
 
@@ -64,7 +77,8 @@ AUTO_SPLIT = "auto"  # by subject where the data records subjects, random otherw
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix); move it into place only if the block succeeds.
 
-    So no command ever leaves a partial output file behind, whatever goes wrong.
+    So no command ever leaves a partial output file behind, whatever goes wrong. Writing that fails (a full
+    disk) is a SquatError naming `path`: "cannot be written (no space left on device)".
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,11 +86,26 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     os.chmod(tmp, default_mode(0o666))  # mkstemp makes 0600; give the file the permissions a plain open() would
     try:
-        yield Path(tmp)
+        with _write_errors({Path(tmp): path}):
+            yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _write_errors(targets: dict[Path, Path]) -> Iterator[None]:
+    """An OSError while writing the temporary files `targets` (tmp -> final path) as a SquatError naming the
+    final file (the one the error names, else the first); errors about other files (an input) pass unchanged."""
+    try:
+        yield
+    except OSError as e:
+        named = None if e.filename is None else Path(e.filename)
+        if named is not None and named not in targets:
+            raise
+        target = targets.get(named, next(iter(targets.values())))
+        raise SquatError(f"cannot be written ({os_reason(e)})", target) from None
 
 
 @contextlib.contextmanager
@@ -93,7 +122,8 @@ def atomic_outputs(*paths: str | Path) -> Iterator[tuple[Path, ...]]:
             os.close(fd)
             os.chmod(tmp, default_mode(0o666))
             tmps.append(Path(tmp))
-        yield tuple(tmps)
+        with _write_errors(dict(zip(tmps, targets))):
+            yield tuple(tmps)
         _replace_together(tmps, targets)
     finally:
         for tmp in tmps:
@@ -184,6 +214,14 @@ class JointsClip:
 
 def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
     """Write a joints clip atomically (see the module doc for the keys)."""
+    data = joints_npz_bytes(clip)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def joints_npz_bytes(clip: JointsClip) -> bytes:
+    """A joints clip as the bytes of its .npz, made in memory (~30 MB for an hour), so a disk that fills up fails
+    one plain write instead of a zip archive half written (whose clean-up then fails again)."""
     arrays: dict[str, np.ndarray] = {
         "joints": np.asarray(clip.joints, dtype=np.float32),
         "fps": np.float32(clip.fps),
@@ -201,14 +239,16 @@ def write_joints_npz(path: str | Path, clip: JointsClip) -> None:
         arrays["image_aspect"] = np.float32(clip.aspect)
     if clip.image_feet is not None:
         arrays["image_feet"] = np.asarray(clip.image_feet, dtype=np.float32)
-    with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
 
 
 NPZ_KEYS = ("joints", "fps", "confidence", "label", "feet", "monocular", "image_xy", "image_feet",
             "image_aspect")  # the only arrays of a joints .npz read  # fmt: skip
 MAX_NPZ_ARRAY_BYTES = 256 * 2**20  # per array: ~580,000 frames of float64 joints, far over MAX_SECONDS at 30 fps
 MAX_COORDINATE = 1e6  # metres; larger joint coordinates are not a person (and overflow in float32 distances)
+MIN_BODY_SCALE = 0.01  # metres: a body whose rigid segments average less (an adult's: ~0.35 m) is not a person
 
 
 def read_npz_arrays(path: str | Path, keys: tuple[str, ...],
@@ -270,12 +310,16 @@ def read_joints_npz(path: str | Path) -> JointsClip:
         raise SquatError(f"'fps' is {float(fps):g}; a joints clip must be sampled at {MIN_FPS:g} to {MAX_FPS:g} "
                          "frames per second", path)  # fmt: skip
     require_max_duration(len(joints) / float(fps), path)
+    require_body_size(joints, path)
     confidence = contents.get("confidence")
     if confidence is not None:
         if confidence.shape != joints.shape[:2]:
             raise SquatError(f"'confidence' must have shape {joints.shape[:2]}, got {confidence.shape}", path)
         if confidence.dtype.kind not in "iuf" or not np.all(np.isfinite(confidence)):
             raise SquatError("'confidence' contains NaN, infinite or non-numeric values", path)
+        if confidence.min() < 0 or confidence.max() > 1:
+            raise SquatError(f"'confidence' holds values from {confidence.min():.3g} to {confidence.max():.3g}; a "
+                             "confidence is from 0 to 1", path)  # fmt: skip
     feet = contents.get("feet")
     if feet is not None:
         if feet.shape != (len(joints), N_FEET, 3):
@@ -326,32 +370,53 @@ def _image_landmarks(contents: dict[str, np.ndarray], frames: int, feet: bool, p
     return xy.astype(np.float32), None if xy_feet is None else xy_feet.astype(np.float32), float(aspect)
 
 
+def require_body_size(joints: np.ndarray, path: Path) -> None:
+    """Refuse joints whose body is implausibly small (MIN_BODY_SCALE): not metres. What is measured in them
+    (thresholds in metres, float32 precision) would not be the same motion at a person's size."""
+    try:
+        scale = body_scale(distances(joints[:: max(1, len(joints) // 1000)]))  # a median: 1,000 frames tell it
+    except ValueError:  # all joints at one point: refused by name where the distances are normalised
+        return
+    if scale < MIN_BODY_SCALE:
+        raise SquatError(f"'joints' describe a body whose rigid segments average {scale:.3g} m (an adult's: about "
+                         f"0.35 m); joints are in metres, and a body under {MIN_BODY_SCALE * 100:g} cm is not a "
+                         "person", path)  # fmt: skip
+
+
 # ---- the paper's JSON -------------------------------------------------------------------------------------
 
 
+MAX_PAPER_FRAMES = round(MAX_SECONDS * FPS)  # the one-hour bound of every input, at the paper's 30 fps
+_NUMBER_TYPES = {int, float}  # JSON numbers; not bool (a subclass of int), not strings
+
+
 def read_paper_json(path: str | Path) -> np.ndarray:
-    """One clip in the paper's JSON format -> (T, 171) distances, float64 exactly as stored, frames in index order."""
+    """One clip in the paper's JSON format -> (T, 171) distances, float64 exactly as stored, frames in index order.
+
+    Each frame's numbers become an array as soon as the parser has read them, and a clip over MAX_PAPER_FRAMES
+    is refused there: an hours-long file is never held as Python floats (about 24 bytes each) all at once."""
     path = Path(path)
-    data = read_json(path)
+    count = [0]
+
+    def compact(obj: dict) -> dict:
+        values = obj.get("3d_joint")
+        if isinstance(values, list) and set(map(type, values)) <= _NUMBER_TYPES:
+            count[0] += 1
+            if count[0] > MAX_PAPER_FRAMES:
+                raise SquatError(f"clip holds over {MAX_PAPER_FRAMES:,} frames; at most {MAX_SECONDS:,.0f} s at "
+                                 f"{FPS} fps is accepted", path)  # fmt: skip
+            try:
+                obj["3d_joint"] = np.array(values, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64: left as a list, refused below
+                pass
+        return obj
+
+    data = read_json(path, object_hook=compact)
     if not isinstance(data, dict) or not data:
         raise SquatError('expected an object of frames {"0": {"index": 0, "3d_joint": [...]}, ...}', path)
-    frames = []
-    for key, frame in data.items():
-        if not isinstance(frame, dict) or "3d_joint" not in frame:
-            raise SquatError(f"frame {key!r} has no '3d_joint' list", path)
-        values = frame["3d_joint"]
-        if not isinstance(values, list) or len(values) != N_FEATURES:
-            n = len(values) if isinstance(values, list) else type(values).__name__
-            raise SquatError(f"frame {key!r}: '3d_joint' must hold {N_FEATURES} numbers, got {n}", path)
-        index = frame.get("index", key)
-        try:
-            frames.append((int(index), np.array(values, dtype=np.float64)))
-        except (TypeError, ValueError):
-            raise SquatError(f"frame {key!r} has a non-numeric index or value", path) from None
-        except OverflowError:  # "index": 1e999 reads as infinity
-            raise SquatError(f"frame {key!r} has an infinite index", path) from None
-    frames.sort(key=lambda f: f[0])
-    dist = np.stack([f[1] for f in frames])
+    frames = sorted(((_frame_index(key, frame, path), _frame_values(key, frame, path)) for key, frame in data.items()),
+                    key=lambda frame: frame[0])
+    dist = np.stack([values for _, values in frames])
     if not np.all(np.isfinite(dist)):
         raise SquatError("'3d_joint' contains NaN or infinite values", path)
     if np.any(dist < 0):
@@ -359,6 +424,33 @@ def read_paper_json(path: str | Path) -> np.ndarray:
         raise SquatError(f"'3d_joint' holds negative distances (first in frame {first}); a distance is never negative",
                          path)  # fmt: skip
     return dist
+
+
+def _frame_values(key: str, frame, path: Path) -> np.ndarray:
+    """A paper frame's 171 distances (made an array by read_paper_json when they were all JSON numbers)."""
+    if not isinstance(frame, dict) or "3d_joint" not in frame:
+        raise SquatError(f"frame {key!r} has no '3d_joint' list", path)
+    values = frame["3d_joint"]
+    if isinstance(values, list) and len(values) == N_FEATURES:
+        raise SquatError(f"frame {key!r}: '3d_joint' holds a non-numeric value (a string, true/false, null, or an "
+                         "integer too large for a float)", path)  # fmt: skip
+    if not isinstance(values, np.ndarray) or values.shape != (N_FEATURES,):
+        n = len(values) if isinstance(values, (list, np.ndarray)) else type(values).__name__
+        raise SquatError(f"frame {key!r}: '3d_joint' must hold {N_FEATURES} numbers, got {n}", path)
+    return values
+
+
+def _frame_index(key: str, frame, path: Path) -> int:
+    """A paper frame's `index` (its key when it has none): a whole number, not true/false or a fraction."""
+    index = frame.get("index", key) if isinstance(frame, dict) else key
+    if isinstance(index, float) and not np.isfinite(index):  # "index": 1e999 reads as infinity
+        raise SquatError(f"frame {key!r} has an infinite index", path)
+    if isinstance(index, bool) or (isinstance(index, float) and not index.is_integer()):
+        raise SquatError(f"frame {key!r} has an index that is not a whole number ({json.dumps(index)})", path)
+    try:
+        return int(index)
+    except (TypeError, ValueError):
+        raise SquatError(f"frame {key!r} has a non-numeric index", path) from None
 
 
 def paper_json_text(dist: np.ndarray) -> str:
@@ -420,6 +512,12 @@ class ClipSet:
 
     def __len__(self) -> int:
         return len(self.clips)
+
+
+def check_data_spec(spec: str) -> None:
+    """`synthetic` or a dataset folder that exists and can be read; checked before anything heavy loads."""
+    if spec != SYNTHETIC:
+        require_input_folder(Path(spec).expanduser(), "dataset folder")
 
 
 def is_real_reps_folder(root: str | Path) -> bool:
@@ -600,9 +698,7 @@ def concat_datasets(parts: list[Dataset], source: str) -> Dataset:
 
 def find_paper_clips(root: str | Path) -> list[tuple[Path, int]]:
     """All (json path, class index) under a dataset root in the paper's layout, sorted; errors if none."""
-    root = Path(root)
-    if not root.is_dir():
-        raise SquatError("no such dataset folder", root)
+    root = require_input_folder(root, "dataset folder")
     clips = []
     for label, c in enumerate(CLASSES):
         folder = root / c.folder

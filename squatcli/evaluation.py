@@ -56,7 +56,7 @@ def model_for(name: str, data_spec: str | list[str] | None) -> str:
     """The model to score on `data_spec`: for a bundled kind (`cnn`, `lstm`) the first of its bundled family
     (models.BUNDLED) whose inputs that data can give, e.g. `cnn-distances` on the paper's dataset; otherwise
     `name` itself."""
-    from squatcli.models import BUNDLED, model_paths, read_metadata, spec_of
+    from squatcli.modelfiles import BUNDLED, model_paths, read_metadata, spec_of
     from squatcli.train import unreadable
 
     if data_spec is None or name not in BUNDLED:
@@ -78,33 +78,72 @@ def evaluate_models(
     whole: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Evaluation]:
-    """Score each model on `data_spec` (default: the data it was trained on), read as that model's inputs.
+    """Score each model on `data_spec` (default: the data it was trained on, where squatcli can make it: the
+    synthetic corpus), read as that model's inputs.
 
     Only what the model never trained or validated on is scored (`score`): its own test split of its training
-    data, or the rows of other data whose groups it never saw; `whole` scores every row.
+    data, or the rows of other data whose groups it never saw; `whole` scores every row. Every model's files and
+    every data folder are checked before any model loads (modelfiles.check_model, datasets.check_data_spec).
     """
+    from squatcli.datasets import check_data_spec
+    from squatcli.modelfiles import check_model
+
+    given = None if data_spec is None else ([data_spec] if isinstance(data_spec, str) else list(data_spec))
+    plans = []
+    for name in names:
+        chosen = model_for(name, given)
+        metadata = check_model(chosen)[2]
+        plans.append((chosen, given or training_data(metadata, str(metadata.get("name") or chosen))))
+    for spec in given or []:
+        check_data_spec(spec)
     from squatcli.models import load_model
 
-    classifiers = [load_model(model_for(n, data_spec)) for n in names]  # fail fast, before loading any data
+    classifiers = [(load_model(chosen), specs) for chosen, specs in plans]  # fail fast, before loading any data
     cache: dict[tuple, Dataset] = {}
     results = []
-    for clf in classifiers:
-        info = clf.metadata.get("data", {})
-        specs = data_spec or info.get("sources") or ([info["source"]] if info.get("source") else None)
-        if not specs:
-            raise SquatError(f"model {clf.name} does not record its training data; pass --data")
-        specs = [specs] if isinstance(specs, str) else list(specs)
+    for clf, specs in classifiers:
         key = (tuple(specs), clf.inputs)
         if key not in cache:
-            try:
-                cache[key] = load_data(specs, clf.inputs, progress=progress)[0]
-            except SquatError as e:
-                if data_spec is None and specs != [SYNTHETIC]:
-                    raise SquatError(f"model {clf.name} was trained on {' + '.join(specs)}, which cannot be read "
-                                     f"({e}); pass --data") from None  # fmt: skip
-                raise
+            cache[key] = load_data(specs, clf.inputs, progress=progress)[0]
         results.append(score(clf, cache[key], " + ".join(specs), whole))
     return results
+
+
+def training_data(metadata: dict[str, Any], name: str) -> list[str]:
+    """The data specs to score a model on without --data: the data it was trained on, where squatcli makes it
+    itself (the synthetic corpus of the parameters the model records); otherwise a SquatError saying which data
+    the model needs and how to pass it."""
+    from squatcli.modelfiles import spec_of
+    from squatcli.train import synthetic_params
+
+    info = metadata.get("data", {})
+    sources = info.get("sources") or ([info["source"]] if info.get("source") else [])
+    if not sources:
+        raise SquatError(f"model {name} does not record its training data; pass it with --data DIR")
+    if sources == [SYNTHETIC] and info.get("synthetic_params") == synthetic_params(spec_of(metadata)):
+        return [SYNTHETIC]
+    needs = "; and ".join(dict.fromkeys(_needed(source, info) for source in sources))
+    raise SquatError(f"model {name} was trained on {needs}")
+
+
+def _needed(source: str, info: dict[str, Any]) -> str:
+    """Which data a model's training source is, in words, and how to pass it to `squat evaluate`."""
+    from squatcli.datasets import DATA_NEEDED
+
+    fingerprints = [d.get("fingerprint") for d in info.get("datasets", []) if d.get("name") == source]
+    if "datasets" not in info and len(info.get("sources", [])) == 1:  # before `datasets`: the data's own
+        fingerprints = [info.get("fingerprint")]
+    said = f" (fingerprint {', '.join(map(str, fingerprints))})" if any(fingerprints) else ""
+    if source in DATA_NEEDED:
+        return f"{source}{said}: {DATA_NEEDED[source]}"
+    if source == SYNTHETIC:
+        p = info.get("synthetic_params") or {}
+        return (f"a synthetic corpus{said} other than the one squatcli generates by default: write it with `squat "
+                f"synth --out DIR -n {p.get('clips_per_class')} -s {p.get('subjects')} --seed {p.get('seed')}"
+                f"{'' if p.get('noise', True) else ' --clean'}` (generator v{p.get('generator_version')}) and pass "
+                "--data DIR")  # fmt: skip
+    return (f"the data at {source}, a path on the machine that trained it (metadata from before squatcli named its "
+            "data): pass that data with --data DIR")  # fmt: skip
 
 
 def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluation:

@@ -105,8 +105,8 @@ class InputSpec:
         window, frames, measures = d.get("window"), d.get("frames"), d.get("measures", [])
         if window not in ("clip", "rep"):
             raise ValueError(f"unknown input window {window!r} (expected clip or rep)")
-        if not isinstance(frames, list) or not isinstance(measures, list):
-            raise ValueError("'inputs' needs lists 'frames' and 'measures'")
+        if not all(isinstance(v, list) and all(isinstance(c, str) for c in v) for v in (frames, measures)):
+            raise ValueError("'inputs' needs lists of names 'frames' and 'measures'")
         known = {DISTANCES} if window == "clip" else set(FRAME_CHANNELS) | set(FOOT_CHANNELS)
         unknown = [c for c in frames if c not in known] + [m for m in measures if m not in MEASUREMENTS]
         if unknown or (window == "clip" and (frames != [DISTANCES] or measures)) or not frames:

@@ -12,15 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import warnings
+
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    cohen_kappa_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
 
 from squatcli.skeleton import CLASS_KEYS, GOOD
 
@@ -34,6 +28,13 @@ class OperatingPoint:
     threshold: float
     sensitivity: float
     specificity: float
+
+
+def _sklearn():
+    """scikit-learn's metrics, imported on first use: its 2 s import is not on the way to a refusal of bad input."""
+    import sklearn.metrics
+
+    return sklearn.metrics
 
 
 def good_labels(y: np.ndarray) -> np.ndarray:
@@ -52,12 +53,12 @@ def _both_classes(y_good: np.ndarray) -> bool:
 
 def roc(y_good: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) of the full ROC curve (no points dropped); positive when score >= threshold."""
-    return roc_curve(y_good, scores, drop_intermediate=False)
+    return _sklearn().roc_curve(y_good, scores, drop_intermediate=False)
 
 
 def auc(y_good: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve; NaN when only one of good/faulty is present."""
-    return float(roc_auc_score(y_good, scores)) if _both_classes(y_good) else float("nan")
+    return float(_sklearn().roc_auc_score(y_good, scores)) if _both_classes(y_good) else float("nan")
 
 
 def youden(y_good: np.ndarray, scores: np.ndarray) -> OperatingPoint:
@@ -130,8 +131,13 @@ def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None,
         raise ValueError(f"probabilities must have shape ({len(y)}, {k}), got {probs.shape}")
     pred = probs.argmax(axis=1)
     labels = list(range(k))
-    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    cm = confusion_matrix(y, pred, labels=labels)
+    sk = _sklearn()
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore")  # one class only: kappa is undefined (NaN, reported as null), not a warning
+        prec, rec, f1, support = sk.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        kappa = float(sk.cohen_kappa_score(y, pred, labels=labels))
+        accuracy = float(sk.accuracy_score(y, pred))
+    cm = sk.confusion_matrix(y, pred, labels=labels)
     with np.errstate(invalid="ignore", divide="ignore"):
         cm_norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
     y_good, scores = good_labels(y), good_scores(probs)
@@ -140,8 +146,8 @@ def evaluate(y: np.ndarray, probs: np.ndarray, threshold: float | None = None,
     stored = at_threshold(y_good, scores, threshold) if threshold is not None else None
     return Report(
         n=len(y),
-        accuracy=float(accuracy_score(y, pred)),
-        kappa=float(cohen_kappa_score(y, pred, labels=labels)),
+        accuracy=accuracy,
+        kappa=kappa,
         per_class={
             key: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]), "support": int(support[i])}
             for i, key in enumerate(classes)

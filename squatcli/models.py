@@ -16,7 +16,8 @@ Missing rep measurements (NaN, e.g. a knee/ankle ratio hidden in a side view) ar
 
 A model is two files: `NAME.keras` (Keras 3 format) and `NAME.json` (metadata: classes, inputs and their
 standardisation, Youden threshold and the calibration of P(good), fitted on validation data, validation metrics,
-data fingerprint, the command line...). `load_model("cnn")` finds a bundled model (`bundled_name`).
+data fingerprint, the weights' sha256, the command line...). `load_model("cnn")` finds a bundled model; the
+files are checked without TensorFlow first (modelfiles.py, whose names are re-exported here).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 import json
-import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,25 @@ tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the use
 
 from squatcli.datasets import atomic_outputs
 from squatcli.errors import SquatError
-from squatcli.files import read_json, require_input_file
-from squatcli.inputs import PAPER_INPUTS, InputSpec
-from squatcli.skeleton import ALL_CLASS_KEYS, CLASS_KEYS, GOOD, MODEL_KINDS, N_FEATURES, WINDOW
-
-DEFAULT_MODEL = "cnn"
-METADATA_FORMAT = "squatcli-model"
-METADATA_VERSION = 2  # 2: `inputs`, any classes, `calibration`; 1 (no `inputs`): clip windows, the paper's 7 classes
+from squatcli.inputs import InputSpec
+from squatcli.modelfiles import (  # noqa: F401 - the files' side, without TensorFlow; re-exported for callers
+    BUNDLED,
+    DEFAULT_MODEL,
+    METADATA_FIELDS,
+    METADATA_FORMAT,
+    METADATA_VERSION,
+    bundled_names,
+    check_keras_archive,
+    check_metadata,
+    check_model,
+    file_sha256,
+    model_paths,
+    models_dirs,
+    read_metadata,
+    spec_of,
+    weights_key,
+)
+from squatcli.skeleton import CLASS_KEYS, GOOD, MODEL_KINDS, N_FEATURES, WINDOW
 
 # Architecture defaults, chosen by measurement (bench/bench_models.py; rep models: `squat evaluate --cv` by
 # recording date, bench/real_targets.py).
@@ -251,7 +263,8 @@ def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
         return probs.astype(np.float32)
     from squatcli.metrics import logit
 
-    good = 1.0 / (1.0 + np.exp(-(a * logit(probs[:, GOOD]) + b)))
+    with np.errstate(over="ignore"):  # exp(-x) of a large negative x is inf, and 1 / (1 + inf) is 0: as meant
+        good = 1.0 / (1.0 + np.exp(-(a * logit(probs[:, GOOD]) + b)))
     faults = np.delete(probs, GOOD, axis=1)
     total = faults.sum(axis=1, keepdims=True)
     share = np.where(total > 0, faults / np.where(total > 0, total, 1.0), 1.0 / faults.shape[1])
@@ -325,69 +338,24 @@ class Classifier:
         return f"Classifier({self.name!r}, threshold={self.metadata.get('threshold')})"
 
 
-def spec_of(metadata: dict[str, Any]) -> InputSpec:
-    """The inputs a model reads, from its metadata (version 1 models, without `inputs`, read clip windows)."""
-    return InputSpec.from_dict(metadata["inputs"]) if "inputs" in metadata else PAPER_INPUTS
-
-
 # ---- files ---------------------------------------------------------------------------------------------------
 
-# The bundled models of each kind, in order of preference: `squat assess -m cnn` uses the first whose inputs the
-# input can give (a video: feet and joints; a 19-joint .npz: joints; a paper .json clip: distances only).
-BUNDLED: dict[str, tuple[str, ...]] = {kind: (kind, f"{kind}-nofeet", f"{kind}-distances") for kind in MODEL_KINDS}
-
-
-def models_dirs() -> list[Path]:
-    """Where bundled models are looked for, in order: $SQUAT_MODELS_DIR, the repo's models/ (a source checkout or
-    editable install), and squatcli/bundled_models, where a wheel installs that same folder (pyproject.toml)."""
-    dirs = []
-    if os.environ.get("SQUAT_MODELS_DIR"):
-        dirs.append(Path(os.environ["SQUAT_MODELS_DIR"]))
-    here = Path(__file__).resolve().parent
-    if (here.parent / "pyproject.toml").exists():  # a checkout, not site-packages (whose models/ is not ours)
-        dirs.append(here.parent / "models")
-    return [*dirs, here / "bundled_models"]
-
-
-def bundled_names() -> tuple[str, ...]:
-    return tuple(name for family in BUNDLED.values() for name in family)
-
-
-def model_paths(name_or_path: str | Path) -> tuple[Path, Path]:
-    """(NAME.keras, NAME.json) for a bundled model name (`cnn`, `cnn-nofeet`, ...) or a path with or without
-    suffix."""
-    text = str(name_or_path)
-    if text in bundled_names() and not Path(text).exists():
-        for d in models_dirs():
-            if (d / f"{text}.keras").exists():
-                return d / f"{text}.keras", d / f"{text}.json"
-        searched = ", ".join(str(d) for d in models_dirs())
-        kind = text.split("-")[0]
-        raise SquatError(f"no bundled {text} model (looked in {searched}); "
-                         f"train one with `squat train --model {kind} --out PATH`")  # fmt: skip
-    path = Path(text)
-    if path.suffix in (".keras", ".json"):
-        path = path.with_suffix("")
-    return path.with_name(path.name + ".keras"), path.with_name(path.name + ".json")
-
-
 def save_model(model: keras.Model, metadata: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write `OUT.keras` and `OUT.json` (a suffix on `out` is ignored); each file appears whole or not at all."""
+    """Write `OUT.keras` and `OUT.json` (a suffix on `out` is ignored); each file appears whole or not at all. The
+    metadata written records the sha256 of the .keras file under `weights` (modelfiles.check_weights)."""
     keras_path, json_path = model_paths(Path(out))
-    text = json.dumps(metadata, indent=1, sort_keys=False, default=_json_default)
     with atomic_outputs(keras_path, json_path) as (tmp_model, tmp_json):  # both files, or neither
         model.save(tmp_model)
+        weights = {**metadata.get("weights", {}), weights_key(keras_path): file_sha256(tmp_model)}
+        text = json.dumps(metadata | {"weights": weights}, indent=1, sort_keys=False, default=_json_default)
         tmp_json.write_text(text + "\n", encoding="utf-8")
     return keras_path, json_path
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
-    """A bundled model by name (`cnn`, the default, `lstm`, `cnn-nofeet`, ...) or a trained model by path."""
-    keras_path, json_path = model_paths(name_or_path)
-    metadata = read_metadata(json_path)
-    if not keras_path.exists():
-        raise SquatError("no such model file", keras_path)
-    check_keras_archive(require_input_file(keras_path, "model file"))
+    """A bundled model by name (`cnn`, the default, `lstm`, `cnn-nofeet`, ...) or a trained model by path, once
+    its files pass `modelfiles.check_model`."""
+    keras_path, _, metadata = check_model(name_or_path)
     try:
         model = keras.saving.load_model(keras_path, compile=False)
     except Exception as e:  # zip, h5 and deserialisation errors all mean "not a model we can read"
@@ -434,109 +402,6 @@ def load_for(
             return clf
         reasons.append(f"{clf.name} {why}")
     raise SquatError(f"no model of {name!r} can read this input: {'; '.join(reasons)}")
-
-
-def check_keras_archive(path: Path) -> None:
-    """A `.keras` file is a zip archive holding config.json and the weights: say plainly when it is not (Keras
-    itself answers "File not found" for a file that exists but is damaged)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            damaged = archive.testzip()  # CRC of every member: catches a truncated or altered file
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise SquatError(f"not a readable Keras model (not a zip archive: truncated or not a .keras file; "
-                         f"{type(e).__name__})", path) from None  # fmt: skip
-    if damaged is not None:
-        raise SquatError(f"not a readable Keras model (damaged archive: {damaged} fails its checksum)", path)
-    missing = sorted({"config.json", "model.weights.h5"} - names)
-    if missing:
-        raise SquatError(f"not a readable Keras model (the archive lacks {', '.join(missing)})", path)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite JSON number (not a bool; ints of any length)."""
-    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-# The type of each metadata field squatcli reads: (required, check, what it must be). `read_metadata` checks them
-# all when a model loads, so a bad file fails there in one line, never later while assessing or evaluating.
-# Extend this table with any new field the code reads.
-METADATA_FIELDS: dict[str, tuple[bool, Any, str]] = {
-    "classes": (True, _is_str_list, "a list of class names"),
-    "window": (True, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "threshold": (True, lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "features": (True, lambda v: isinstance(v, dict), "an object"),
-    "name": (False, lambda v: isinstance(v, str), "a string"),
-    "kind": (False, lambda v: isinstance(v, str), "a string"),
-    "parameters": (False, lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer"),
-    "data": (False, lambda v: isinstance(v, dict), "an object"),
-    "training": (False, lambda v: isinstance(v, dict), "an object"),
-    "validation": (False, lambda v: isinstance(v, dict), "an object"),
-    "inputs": (False, lambda v: isinstance(v, dict), "an object"),
-    "calibration": (False, lambda v: isinstance(v, dict), "an object"),
-    "standardisation": (False, lambda v: isinstance(v, dict), "an object"),
-}
-
-
-def read_metadata(json_path: Path) -> dict[str, Any]:
-    """A model's metadata, validated (`check_metadata`) when the model loads, so a bad file fails there in one
-    line, never later while assessing or evaluating."""
-    if not json_path.exists():
-        raise SquatError("no such model metadata file (every NAME.keras needs its NAME.json)", json_path)
-    metadata = read_json(json_path)
-    try:
-        check_metadata(metadata)
-    except ValueError as e:
-        raise SquatError(str(e), json_path) from None
-    return metadata
-
-
-def check_metadata(metadata: Any) -> None:
-    """ValueError unless `metadata` is squatcli model metadata this version can run: known classes including
-    good, inputs it can compute, a threshold in [0, 1], finite calibration parameters."""
-    if not isinstance(metadata, dict) or metadata.get("format") != METADATA_FORMAT:
-        raise ValueError(f"not squatcli model metadata (no \"format\": \"{METADATA_FORMAT}\")")
-    missing = [k for k, (required, _, _) in METADATA_FIELDS.items() if required and k not in metadata]
-    if missing:
-        raise ValueError(f"model metadata lacks {', '.join(missing)}")
-    for key, (_, valid, expected) in METADATA_FIELDS.items():
-        if key in metadata and not valid(metadata[key]):
-            shown = json.dumps(metadata[key])
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            raise ValueError(f"model metadata {key!r} must be {expected}, got {shown}")
-    classes = metadata["classes"]
-    if (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) or len(set(classes)) != len(classes)
-            or classes[:1] != ["good"] or not set(classes) <= set(ALL_CLASS_KEYS)):  # fmt: skip
-        raise ValueError(f"model was trained for classes {classes!r}; expected good first, then some of "
-                         f"{', '.join(ALL_CLASS_KEYS[1:])}")  # fmt: skip
-    if "inputs" not in metadata and classes != list(CLASS_KEYS):
-        raise ValueError(f"model was trained for classes {classes}, expected {list(CLASS_KEYS)}")
-    spec = InputSpec.from_dict(metadata["inputs"]) if "inputs" in metadata else PAPER_INPUTS
-    features = metadata["features"]
-    if not isinstance(features, dict):
-        raise ValueError(f"'features' must be an object, got {type(features).__name__}")
-    if spec.window == "clip" and (metadata["window"] != WINDOW or features.get("n") != N_FEATURES):
-        raise ValueError(f"model reads {metadata['window']}-frame windows of {features.get('n')} "
-                         f"features, expected {WINDOW} x {N_FEATURES}")  # fmt: skip
-    threshold = metadata["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}")
-    calibration = metadata.get("calibration", {})
-    if any(not _is_number(calibration.get(k, 0.0)) for k in ("a", "b")):
-        raise ValueError("calibration 'a' and 'b' must be finite numbers")
-    stats = metadata.get("standardisation", {})
-    shapes = spec.shapes()
-    if not isinstance(stats, dict) or any(
-        not isinstance(v, dict) or k not in shapes or np.shape(v.get("mean")) != shapes[k][-1:] or np.shape(v.get("std")) != shapes[k][-1:]
-        for k, v in stats.items()
-    ):  # fmt: skip
-        raise ValueError("'standardisation' must give a mean and std per channel of each model input")
 
 
 def _json_default(o: Any) -> Any:

@@ -99,12 +99,14 @@ RANGE_BY_METRIC = {r.metric: r for r in RANGES}
 
 @dataclass(frozen=True)
 class Rep:
-    """A rep: descent's first frame, lowest frame, ascent's last frame; partial if the clip cuts it."""
+    """A rep: descent's first frame, lowest frame, ascent's last frame; partial if the clip cuts it; `whole` for
+    the whole clip taken as one rep because no rep was found in it (not counted as a rep)."""
 
     start: int
     bottom: int
     end: int
     partial: bool = False
+    whole: bool = False
 
 
 # What each rep measurement means (`measure_reps`), by name. Bottom phase: the frames within BOTTOM_BAND of the
@@ -158,7 +160,7 @@ class RepMeasurement:
     def to_dict(self, fps: float = FPS) -> dict:
         r = self.rep
         return {
-            "start": r.start, "bottom": r.bottom, "end": r.end, "partial": r.partial,
+            "start": r.start, "bottom": r.bottom, "end": r.end, "partial": r.partial, "whole_clip": r.whole,
             "start_s": round(r.start / fps, 3), "end_s": round(r.end / fps, 3),
             **{k: _clean(self.values.get(k), _DIGITS.get(k, 1)) for k in MEASUREMENTS},
             "out_of_range": list(self.out_of_range), "cues": list(self.cues),
@@ -167,7 +169,8 @@ class RepMeasurement:
 
 @dataclass
 class RepReport:
-    """All reps of a clip with their measurements: `count` complete reps plus `partial_count` cut ones."""
+    """All reps of a clip with their measurements: `count` complete reps plus `partial_count` cut ones (the whole
+    clip taken as one rep is neither)."""
 
     reps: list[RepMeasurement]
     up: np.ndarray
@@ -176,7 +179,7 @@ class RepReport:
 
     @property
     def count(self) -> int:
-        return sum(not m.rep.partial for m in self.reps)
+        return sum(not m.rep.partial and not m.rep.whole for m in self.reps)
 
     @property
     def partial_count(self) -> int:
@@ -369,7 +372,8 @@ def measure_reps(
     if reps is None and ground is not None:
         found = [rep for rep in found if not walking(rep, ground)]
     if single_rep and reps is None:
-        found = [min(found, key=lambda r: s[r.bottom])] if found else [Rep(0, int(np.argmin(s)), len(s) - 1)]
+        whole = Rep(0, int(np.argmin(s)), len(s) - 1, whole=True)
+        found = [min(found, key=lambda r: s[r.bottom])] if found else [whole]
     stand = standing_level(s, fps)
     out = []
     for rep in found:

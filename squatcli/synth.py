@@ -59,7 +59,7 @@ from squatcli.datasets import (
 )
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, distances, fit_window, midpoint
-from squatcli.files import nearest_existing
+from squatcli.files import nearest_existing, size_text
 from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
@@ -773,8 +773,8 @@ def check_disk_space(out_dir: str | Path, clips_per_class: int) -> None:
     need = BYTES_PER_CLIP * clips_per_class * N_CLASSES
     free = shutil.disk_usage(nearest_existing(out_dir)).free
     if need > free:
-        raise SquatError(f"{clips_per_class * N_CLASSES:,} clips need about {need / 1e9:.1f} GB; only "
-                         f"{free / 1e9:.1f} GB is free there", out_dir)  # fmt: skip
+        raise SquatError(f"{clips_per_class * N_CLASSES:,} clips need about {size_text(need)}; only "
+                         f"{size_text(free)} is free there", out_dir)  # fmt: skip
 
 
 def build_corpus(out_dir: str | Path, clips_per_class: int = CLIPS_PER_CLASS, subjects: int = SUBJECTS, seed: int = 0,

@@ -28,8 +28,11 @@ import numpy as np
 from squatcli import __version__, metrics
 from squatcli.datasets import (
     AUTO_SPLIT,
+    PAPER_NAME,
     REAL_CITATION,
+    REAL_NAME,
     SPLITS,
+    SYNTHETIC,
     Dataset,
     concat_datasets,
     is_real_reps_folder,
@@ -57,7 +60,6 @@ from squatcli.skeleton import (
 
 PLATEAU_PATIENCE = 3  # epochs without a lower validation loss before the learning rate is halved
 MAX_LR = 1.0  # Adam diverges (NaN weights) long before this
-SYNTHETIC = "synthetic"
 # Rep models read one rep of each clip of a smaller synthetic corpus (clips per class, people): its 1400 reps
 # weigh about as much as the 1323 real ones, and training stays minutes, not hours, on 2 cores.
 REP_SYNTHETIC = (200, 120)
@@ -111,12 +113,14 @@ def load_data(
     """One or more data specs (`synthetic`, a folder in the paper's layout, a folder of real reps) -> (dataset of
     `inputs` rows, description). Several specs are mixed (datasets.concat_datasets), each row keeping its origin.
 
-    A synthetic corpus, generated here or written by `squat synth` (its corpus.json), is described by its source
-    string and parameters (`synthetic`, `synthetic_params`), so evaluation can recognise it in either form.
+    The description names each source (`sources`: `synthetic`, datasets.REAL_NAME or datasets.PAPER_NAME) with
+    its fingerprint and rows (`datasets`), never by a path: a path names a folder of one machine. A synthetic
+    corpus, generated here or written by `squat synth` (its corpus.json), is also described by its source string
+    and parameters (`synthetic`, `synthetic_params`), so evaluation can recognise it in either form.
     """
     specs = [str(spec)] if isinstance(spec, (str, Path)) else [str(s) for s in spec]
     inputs = inputs or PAPER_INPUTS
-    parts, info = [], {"sources": []}
+    parts, info = [], {"sources": [], "datasets": []}
     for text in specs:
         if text == SYNTHETIC:
             from squatcli import synth
@@ -126,15 +130,14 @@ def load_data(
             else:
                 clips = synth.load_synthetic_clips(*REP_SYNTHETIC, progress=progress)
                 part = to_dataset(clips, inputs, SYNTHETIC, reps_per_clip=1)
-            params = synth.corpus_info() if inputs.window == "clip" else synth.corpus_info(*REP_SYNTHETIC)
-            info |= {"synthetic": part.source, "synthetic_params": params}
-            origin = SYNTHETIC
+            info |= {"synthetic": part.source, "synthetic_params": synthetic_params(inputs)}
+            origin = name = SYNTHETIC
         else:
             root = Path(text).expanduser()
             if is_real_reps_folder(root):
                 part = to_dataset(read_real_reps(root, progress=progress), inputs, "real")
-                info |= {"real": str(root.resolve()), "real_citation": REAL_CITATION, "real_groups": "recording date"}
-                origin = "real"
+                info |= {"real": REAL_NAME, "real_citation": REAL_CITATION, "real_groups": "recording date"}
+                origin, name = "real", REAL_NAME
             else:
                 why = unreadable(text, inputs)
                 if why:
@@ -143,14 +146,22 @@ def load_data(
                 corpus = read_corpus_info(root)
                 if corpus is not None:
                     info |= {"synthetic": part.source, "synthetic_params": corpus}
-                origin = SYNTHETIC if corpus is not None else "paper"
-            text = str(root.resolve())
+                origin, name = (SYNTHETIC, SYNTHETIC) if corpus is not None else ("paper", PAPER_NAME)
         part.origin = np.full(len(part), origin)
-        info["sources"].append(text)
+        info["sources"].append(name)
+        info["datasets"].append({"name": name, "fingerprint": part.fingerprint(), "rows": len(part)})
         parts.append(part)
     data = parts[0] if len(parts) == 1 else concat_datasets(parts, " + ".join(p.source for p in parts))
     info["source"] = " + ".join(info["sources"])
     return data, info
+
+
+def synthetic_params(inputs: InputSpec) -> dict:
+    """The parameters of the corpus `synthetic` stands for with these inputs (synth.corpus_info): the full corpus
+    for clip windows, REP_SYNTHETIC for rep windows."""
+    from squatcli import synth
+
+    return synth.corpus_info() if inputs.window == "clip" else synth.corpus_info(*REP_SYNTHETIC)
 
 
 def unreadable(spec: str | Path, inputs: InputSpec) -> str | None:
@@ -290,6 +301,7 @@ class TrainResult:
     metadata: dict[str, Any]
     history: list[EpochLog]
     interrupted: bool
+    stopped_by: KeyboardInterrupt | None = None  # Ctrl-C, or interrupts.Terminated for SIGTERM
 
 
 AUGMENTATION = ("each training clip, each epoch: mirrored left/right (p 0.5), played backwards (p 0.5), "
@@ -487,7 +499,7 @@ def train(
     if cfg.crossfit:
         raw = _crossfit_predictions(tr, cfg, arch, len(data.classes))
         va = tr
-    model, stats, monitor, interrupted = _fit(tr, None if cfg.crossfit else va, cfg, arch, len(data.classes),
+    model, stats, monitor, stop = _fit(tr, None if cfg.crossfit else va, cfg, arch, len(data.classes),
                                               on_epoch, callbacks)  # fmt: skip
     train_seconds = time.perf_counter() - t0
 
@@ -582,7 +594,7 @@ def train(
             "seed": cfg.seed,
             "time_s": round(train_seconds, 2),
             "time_to_best_s": round(monitor.time_to_best, 2),
-            "interrupted": interrupted,
+            "interrupted": stop is not None,
             "history": [
                 {"epoch": h.epoch, "loss": round(h.loss, 5), "accuracy": round(h.accuracy, 5),
                  "val_loss": round(h.val_loss, 5), "val_accuracy": round(h.val_accuracy, 5),
@@ -609,7 +621,7 @@ def train(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"squatcli": __version__, "tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
     }
-    return TrainResult(model, metadata, monitor.history, interrupted)
+    return TrainResult(model, metadata, monitor.history, stop is not None, stop)
 
 
 def _fit(
@@ -621,8 +633,9 @@ def _fit(
     on_epoch: Callable[[EpochLog], None] | None = None,
     callbacks: Sequence[Any] = (),
 ):
-    """Build and fit one model on `tr`: (model, input stats, monitor, interrupted). With validation data `va`,
-    early-stopped on it with its best weights kept; without, trained for `cfg.epochs` and kept as it ends."""
+    """Build and fit one model on `tr`: (model, input stats, monitor, the KeyboardInterrupt that stopped it early
+    or None). With validation data `va`, early-stopped on it with its best weights kept; without, trained for
+    `cfg.epochs` and kept as it ends."""
     from squatcli import models
 
     import keras
@@ -643,7 +656,7 @@ def _fit(
     if va is not None:
         va_x = keras_inputs(models.impute(va.inputs, stats))
         validation = (va_x, va.y, sample_weights(va, cfg.synthetic_weight)) if rep else (va_x, va.y)
-    interrupted = False
+    interrupted = None
     try:
         augment = None
         if cfg.augment and not rep:
@@ -651,10 +664,10 @@ def _fit(
         batches = _make_batches(models.impute(tr.inputs, stats), tr.y, weights, cfg.batch_size, cfg.seed, augment)
         model.fit(batches, validation_data=validation, epochs=cfg.epochs, verbose=0,
                   callbacks=[monitor, plateau, *callbacks])  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (interrupts.Terminated): keep the best epoch
         if monitor.best_weights is None and va is not None or not monitor.history:
             raise
-        interrupted = True
+        interrupted = stop
     if va is not None and monitor.best_weights is not None:
         model.set_weights(monitor.best_weights)
     return model, stats, monitor, interrupted

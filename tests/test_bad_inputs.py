@@ -482,7 +482,7 @@ def test_synth_checks_the_disk_space_it_needs_first(tmp_path, monkeypatch):
 
     monkeypatch.setattr(synth.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**8, 10**8))
     code, stdout, stderr = run("synth", "--out", tmp_path / "c", "-n", 1000)
-    assert_one_line(code, stderr, tmp_path / "c", "7,000 clips need about 3.9 GB; only 0.1 GB is free there", stdout)
+    assert_one_line(code, stderr, tmp_path / "c", "7,000 clips need about 3.9 GB; only 100.0 MB is free there", stdout)
     assert list(tmp_path.iterdir()) == []
 
 

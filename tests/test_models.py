@@ -140,7 +140,9 @@ def test_bundled_names_resolve_through_the_models_dirs(tmp_path, monkeypatch, sm
 
 
 def test_missing_bundled_model_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(M, "models_dirs", lambda: [tmp_path])
+    from squatcli import modelfiles
+
+    monkeypatch.setattr(modelfiles, "models_dirs", lambda: [tmp_path])
     with pytest.raises(SquatError, match="no bundled cnn model"):
         M.load_model("cnn")
 

@@ -62,7 +62,9 @@ def test_train_writes_a_loadable_model_with_complete_metadata(trained, tiny):
     assert md["window"] == WINDOW and md["features"]["n"] == N_FEATURES
     assert md["architecture"] == {"kind": "cnn", "width": 16, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
     assert md["parameters"] == clf.model.count_params()
-    assert md["data"]["source"] == str(tiny.resolve()) and md["data"]["fingerprint"] == data.fingerprint()
+    assert md["data"]["source"] == "ogata2019" and md["data"]["fingerprint"] == data.fingerprint()  # a name, no path
+    assert md["data"]["datasets"] == [{"name": "ogata2019", "fingerprint": data.fingerprint(), "rows": 42}]
+    assert str(tiny) not in json.dumps(md)
     assert (md["data"]["split"], md["data"]["split_seed"]) == ("subject", 1)
     assert md["data"]["n_train"] + md["data"]["n_val"] + md["data"]["n_test"] == len(data) == 42
     assert not set(md["data"]["val_subjects"]) & set(md["data"]["test_subjects"])
@@ -159,7 +161,7 @@ def test_ctrl_c_on_the_command_line_saves_the_best_model(tiny, tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_json_on_the_models_test_split(trained, tiny, tmp_path):
-    result = run("evaluate", "--model", str(trained), "--json", "--roc", "-o", str(tmp_path / "figs"))
+    result = run("evaluate", "--model", str(trained), "--data", str(tiny), "--json", "--roc", "-o", str(tmp_path / "figs"))
     doc = json.loads(result.stdout)  # nothing else on stdout
     (m,) = doc["models"]
     md = json.loads(trained.with_suffix(".json").read_text())
@@ -188,9 +190,9 @@ def test_lstm_and_the_comparison_of_all_models(trained, tiny, tmp_path, monkeypa
     run("train", "--model", "lstm", "--data", str(tiny), "--epochs", "1", "--width", "8", "--depth", "1",
         "--downsample", "10", "--split", "subject", "--seed", "1", "--out", str(tmp_path / "lstm"))  # fmt: skip
     monkeypatch.setenv("SQUAT_MODELS_DIR", str(tmp_path))
-    result = run("evaluate", "--model", "all")
+    result = run("evaluate", "--model", "all", "--data", str(tiny))  # the data is named, not found by a path
     assert "comparison" in result.stdout and "lstm" in result.stdout
-    doc = json.loads(run("evaluate", "--model", "all", "--json").stdout)
+    doc = json.loads(run("evaluate", "--model", "all", "--data", str(tiny), "--json").stdout)
     assert [m["model"] for m in doc["models"]] == ["cnn", "lstm"]
     assert doc["models"][1]["kind"] == "lstm" and doc["models"][1]["parameters"] > 0
 
@@ -205,7 +207,7 @@ def test_published_layout_without_manifest_trains_with_a_random_split(tmp_path):
     one = read_paper_json(root / files[0])
     assert np.allclose(data.x[data.ids.index(files[0])], F.fit_window(F.normalise(one)), atol=1e-6)
     result = T.train(data, T.TrainConfig("cnn", epochs=1, arch={"width": 8, "depth": 1}), data_info=info)  # split auto
-    assert result.metadata["data"]["n_val"] == 7 and result.metadata["data"]["source"] == str(root.resolve())
+    assert result.metadata["data"]["n_val"] == 7 and result.metadata["data"]["source"] == "ogata2019"
     assert result.metadata["data"]["split"] == "random" and "test_subjects" not in result.metadata["data"]
     bad = run("train", "--data", str(root), "--split", "subject", "--epochs", "1", ok=False)
     assert bad.exit_code == 1 and "no manifest.csv" in bad.stderr and "Traceback" not in bad.stderr
