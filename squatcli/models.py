@@ -66,7 +66,6 @@ CNN_DEFAULTS: dict[str, Any] = {"width": 64, "depth": 2, "kernel": 3, "dropout":
 LSTM_DEFAULTS: dict[str, Any] = {"units": 64, "depth": 2, "l2": 1e-4, "dropout": 0.0, "downsample": 4}
 REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 0.03}
 REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 16, "depth": 2, "dropout": 0.8, "l2": 0.03}
-REP_LINEAR_DEFAULTS: dict[str, Any] = {"pool": 4, "dropout": 0.0, "l2": 1e-3}
 # The paper's configurations, for comparison (bench) and for retraining like the paper.
 CNN_PAPER: dict[str, Any] = {**CNN_DEFAULTS, "width": 256}
 LSTM_PAPER: dict[str, Any] = {**LSTM_DEFAULTS, "units": 256, "downsample": 1}
@@ -168,12 +167,10 @@ def build_rep(
     kernel: int = 5,
     dropout: float = 0.8,
     l2: float = 1e-3,
-    pool: int = 4,
 ) -> keras.Model:
     """A rep model: a temporal branch over the rep's frames (`cnn`: two Conv1D(width, kernel) and global average
-    pooling; `lstm`: `depth` bidirectional LSTM(units); `linear`: the frames averaged `pool` at a time, as they
-    are), dropout, then joined with the rep's measurements and a dense softmax (`linear`: a multinomial logistic
-    regression on the standardised inputs). `stats`: input name -> (mean, std) of the training split."""
+    pooling; `lstm`: `depth` bidirectional LSTM(units)), dropout, then joined with the rep's measurements and a
+    dense softmax. `stats`: input name -> (mean, std) of the training split."""
     shapes = spec.shapes()
     frames = keras.Input(shapes["frames"], name="frames")
     measures = keras.Input(shapes["measures"], name="measures")
@@ -183,8 +180,6 @@ def build_rep(
         for i in (1, 2):
             x = layers.Conv1D(width, kernel, padding="same", activation="relu", kernel_regularizer=reg, name=f"conv{i}")(x)
         x = layers.GlobalAveragePooling1D(name="pool")(x)
-    elif kind == "linear":
-        x = layers.Flatten(name="flatten")(layers.AveragePooling1D(pool, pool, padding="same", name="pool")(x))
     else:
         for i in range(1, depth + 1):
             lstm = layers.LSTM(units, return_sequences=i < depth, kernel_regularizer=reg, name=f"lstm{i}")
@@ -201,9 +196,7 @@ def _defaults(kind: str, window: str = "clip") -> dict[str, Any]:
     if kind not in MODEL_KINDS:
         raise SquatError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
     if window == "rep":
-        return {"cnn": REP_CNN_DEFAULTS, "lstm": REP_LSTM_DEFAULTS, "linear": REP_LINEAR_DEFAULTS}[kind]
-    if kind == "linear":
-        raise SquatError("the linear model reads rep windows only (--inputs rep or rep-nofeet)")
+        return REP_CNN_DEFAULTS if kind == "cnn" else REP_LSTM_DEFAULTS
     return CNN_DEFAULTS if kind == "cnn" else LSTM_DEFAULTS
 
 

@@ -111,9 +111,8 @@ ALL_CLASSES: tuple[SquatClass, ...] = CLASSES + EXTRA_CLASSES
 FEET_CLASSES: tuple[str, ...] = ("toes_up",)
 ALL_CLASS_KEYS: tuple[str, ...] = tuple(c.key for c in ALL_CLASSES)
 
-# The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN, a bidirectional LSTM, and for
-# rep windows a linear model (multinomial logistic regression).
-MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm", "linear")
+# The classifiers squatcli builds, trains and ships (models.py): a residual 1D CNN and a bidirectional LSTM.
+MODEL_KINDS: tuple[str, ...] = ("cnn", "lstm")
 
 
 def class_index(name: str, classes: tuple[SquatClass, ...] = CLASSES) -> int:

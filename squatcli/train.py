@@ -87,7 +87,6 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 REP_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 60, "batch_size": 64, "lr": 3e-3, "patience": 60, "crossfit": 5, "augment": False},
     "lstm": {"epochs": 40, "batch_size": 64, "lr": 3e-3, "patience": 40, "crossfit": 5, "augment": False},
-    "linear": {"epochs": 10, "batch_size": 64, "lr": 3e-3, "patience": 10, "crossfit": 5, "augment": False},
 }
 # The paper's recipes (Adam for both here; the paper trained its CNN with Adadelta).
 TRAIN_PAPER: dict[str, dict[str, Any]] = {
@@ -268,8 +267,6 @@ class TrainConfig:
             raise SquatError(f"the seed must be 0 or more, got {self.seed}")
         if not 0 <= self.synthetic_weight < float("inf"):
             raise SquatError(f"the synthetic weight must be a finite number >= 0, got {self.synthetic_weight}")
-        if self.model not in (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS):
-            raise SquatError(f"the {self.model} model reads rep windows only (--inputs rep or rep-nofeet)")
         d = (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS)[self.model]
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),

@@ -40,7 +40,7 @@ def test_help_is_instant_and_imports_nothing_heavy():
         (lambda d: d / "missing.mp4", "no such file"),
         (lambda d: (d / "notes.mp4").write_text("hello") and d / "notes.mp4", "not a video OpenCV can open"),
         (lambda d: d, "is a folder, not a video"),
-        (lambda d: write_video(d / "short.mp4", 15), r"clip is 0.50 s long"),
+        (lambda d: write_video(d / "short.mp4", 12), r"clip is 0.40 s long"),
     ],
 )
 def test_extract_errors_are_one_line_with_exit_1(tmp_path, make, message):
