@@ -96,6 +96,19 @@ RANGES: tuple[Range, ...] = (
 )  # fmt: skip
 RANGE_BY_METRIC = {r.metric: r for r in RANGES}
 
+# The measurements that show each fault, the one with a documented range (RANGES) first where there is one: what a
+# report shows beside a named fault, so a verdict never names a fault without the number behind it.
+FAULT_MEASURES: dict[str, tuple[str, ...]] = {
+    "knees_in": ("knee_ankle_width_ratio", "min_knee_ankle_width"),
+    "shallow": ("depth", "min_knee_angle"),
+    "forward_lean": ("max_trunk_lean", "trunk_lean"),
+    "back_round": ("max_trunk_lean",),
+    "back_arch": ("max_trunk_lean",),
+    "head_up": ("head_angle", "max_head_pitch"),
+    "knees_forward": ("max_shank_angle", "max_heel_lift"),
+    "toes_up": ("max_toe_lift", "min_foot_pitch"),
+}
+
 
 @dataclass(frozen=True)
 class Rep:
