@@ -220,6 +220,7 @@ class CrossValidation:
     classes: tuple[str, ...]
     seconds: float
     variants: dict[str, Any] = field(default_factory=dict)  # name -> (probs, called_good) of the variant's rows
+    rows: Any = None  # (N,) index into the data of each held-out row, in the order of `y`
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
@@ -296,4 +297,4 @@ def cross_validate(
     thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])
     by_view = {v: (np.concatenate(p), np.concatenate(p)[:, 0] >= thresholds) for v, p in seen.items()}
     return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
-                           time.perf_counter() - t0, by_view)  # fmt: skip
+                           time.perf_counter() - t0, by_view, idx)  # fmt: skip

@@ -265,7 +265,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
     unseen = () if spec.feet else FEET_CLASSES  # a fault only foot points show is left out of a model without them
     keys = [c.key for c in _classes_of(clips, spec) if c.key not in unseen]
     rows: dict[str, list[np.ndarray]] = {name: [] for name in spec.shapes()}
-    y, ids, groups = [], [], []
+    y, ids, groups, yaws = [], [], [], []
     for k, clip in enumerate(clips.clips):
         if clip.label in unseen:
             continue
@@ -277,6 +277,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
         if spec.window == "clip":
             rows["features"].append(fit_window(clip_features(joints))[None])
             labels, names = [clip.label], [clips.ids[k]]
+            yaws.append(np.nan)
         else:
             views = (cameras or (lambda i: camera.training_cameras(seed, i)))(k) if spec.plane == IMAGE else None
             mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep, cameras=views)
@@ -289,14 +290,16 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
             labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i in keep for _ in range(mi.views)]
             names = [_row_id(clips.ids[k], i if len(keep) > 1 else None, v if mi.views > 1 else None)
                      for i in keep for v in range(mi.views)]  # fmt: skip
+            yaws += [np.nan if views is None else views[v].yaw for _ in keep for v in range(mi.views)]
         y += [keys.index(label) for label in labels]
         ids += names
         groups += [clips.groups[k]] * len(labels)
         if progress:
             progress(k + 1, len(clips))
     arrays = {name: np.concatenate(parts).astype(np.float32) for name, parts in rows.items()}
+    yaw = np.array(yaws, dtype=np.float64)
     return Dataset(arrays, np.array(y, dtype=np.int64), ids, np.array(groups).astype(str), clips.source, tuple(keys),
-                   np.full(len(y), origin))  # fmt: skip
+                   np.full(len(y), origin), None if np.isnan(yaw).all() else yaw)  # fmt: skip
 
 
 def _row_id(clip_id: str, rep: int | None, view: int | None) -> str:

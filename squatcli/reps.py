@@ -16,7 +16,10 @@ frame (tilted, any yaw) and noisy (MediaPipe), so nothing here trusts the y axis
    rep and are merged. A rep starts where the descent leaves its standing level and ends where the ascent
    reaches its next one (within 10 % of the excursion), so pauses at the top or bottom don't shift it. Reps
    touching the clip's start or end without a standing phase there are `partial` (counted apart). Complete
-   reps shorter than `MIN_REP_S` are dropped as tracking glitches.
+   reps shorter than `MIN_REP_S`, and partial ones shorter than half of it, are dropped as tracking glitches.
+   The standing level is local (`standing_level`, within STAND_WINDOW_S), so a person whose size drifts keeps
+   every rep; with a `ground` frame (the picture, or 3D capture), dips made while the ankles travel (`walking`)
+   are not reps.
 3. `measure_reps`: per rep, from smoothed per-frame signals: depth (lowest hip-midpoint minus knee-midpoint
    height along `up`, in thigh lengths and cm), minimum hip-knee-ankle angle, knee / ankle distance across
    `up` (median over the bottom phase), maximum trunk lean (hip-midpoint -> neck against `up`) and maximum
@@ -42,7 +45,8 @@ from squatcli.features import midpoint, segment_lengths
 from squatcli.skeleton import CLASSES, FPS, F, J, N_FEET, N_JOINTS
 
 MIN_EXCURSION = 0.10  # hip drop / leg length making a rep: knees to ~120° drop 12-18 %, to 140° only 6-8 %
-MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s)
+MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s); a
+# partial rep showing less than half of it is a fragment (a clip that starts as the person stands up), not a rep
 MERGE_RETURN = 0.5  # a peak must climb this fraction of the way back to standing to separate two reps
 EDGE_RETURN = 0.9  # a rep edge at the clip's start/end counts as standing when it recovers this fraction
 LEVEL_BAND = 0.1  # start/end: where the hip is within this fraction of the excursion of its standing level
@@ -260,7 +264,7 @@ def _reps_from_height(s: np.ndarray, fps: float) -> list[Rep]:
         left = points[k - 1][0] if k > 0 else None
         right = points[k + 1][0] if k + 1 < len(points) else None
         rep = _bounded_rep(s, bottom, left, right, stand, edges=(k - 1 == 0, k + 1 == len(points) - 1))
-        if rep.partial or rep.end - rep.start >= MIN_REP_S * fps:
+        if rep.end - rep.start >= (MIN_REP_S / 2 if rep.partial else MIN_REP_S) * fps:
             reps.append(rep)
     return reps
 
