@@ -43,7 +43,7 @@ DISTANCES = "distances"  # the paper's 171 per-frame joint distances
 # Rep measurements rep models read (names in reps.MEASUREMENTS). The ear-based `head_angle` is not among them:
 # the real reps have no ears; `head_pitch` uses the nose instead.
 BODY_MEASURES: tuple[str, ...] = (
-    "hip_drop", "min_hip_height", "depth", "min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean",
+    "hip_drop", "min_hip_height", "depth", "min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "trunk_chord",
     "shank_angle", "max_shank_angle", "thigh_angle", "knee_ankle_width_ratio", "min_knee_ankle_width",
     "knee_hip_width_ratio", "stance_width", "head_pitch", "max_head_pitch",
 )  # fmt: skip

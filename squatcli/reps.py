@@ -106,8 +106,8 @@ FAULT_MEASURES: dict[str, tuple[str, ...]] = {
     "knees_in": ("knee_ankle_width_ratio", "min_knee_ankle_width"),
     "shallow": ("depth", "min_knee_angle"),
     "forward_lean": ("max_trunk_lean", "trunk_lean"),
-    "back_round": ("max_trunk_lean",),
-    "back_arch": ("max_trunk_lean",),
+    "back_round": ("trunk_chord", "max_trunk_lean"),
+    "back_arch": ("trunk_chord", "max_trunk_lean"),
     "head_up": ("head_angle", "max_head_pitch"),
     "knees_forward": ("max_shank_angle", "max_heel_lift"),
     "toes_up": ("max_toe_lift", "min_foot_pitch"),
@@ -136,6 +136,8 @@ MEASUREMENTS: dict[str, str] = {
     "knee_ankle_width_ratio": "knee gap / ankle gap across up, bottom phase median (None when a knee or ankle "
                               "is hidden)",
     "max_trunk_lean": "largest angle of hip midpoint -> neck from up over the rep, degrees",
+    "trunk_chord": "hip midpoint -> neck distance, bottom phase median, against standing (a spine bending, rounded "
+                   "or arched, shortens it; 1 = as straight as standing)",
     "head_angle": "largest neck extension against the trunk line (neck -> ears), degrees; up > 0",
     "hip_drop": "fraction of the standing hip height lost at the bottom",
     "min_hip_height": "lowest hip height above the ankles, in leg lengths",
@@ -147,8 +149,8 @@ MEASUREMENTS: dict[str, str] = {
     "min_knee_ankle_width": "smallest knee gap / ankle gap over the rep",
     "knee_hip_width_ratio": "knee gap / hip width, bottom phase median",
     "stance_width": "ankle gap / hip width, bottom phase median",
-    "head_pitch": "neck -> nose against hip midpoint -> neck, bottom phase median, degrees",
-    "max_head_pitch": "largest neck -> nose angle over the rep, degrees",
+    "head_pitch": "neck -> nose above the horizontal (frame_signals), bottom phase median, degrees (looking up raises it)",
+    "max_head_pitch": "largest neck -> nose angle above the horizontal over the rep, degrees",
     "foot_pitch": "heel -> toe tip against the floor, change from standing, bottom phase median, degrees "
                   "(+ toes up, - heels up)",
     "max_foot_pitch": "largest foot pitch change over the rep, degrees",
@@ -156,7 +158,7 @@ MEASUREMENTS: dict[str, str] = {
     "max_toe_lift": "largest rise of the toe tips against the ankles, in shank lengths",
     "max_heel_lift": "largest rise of the heels against the ankles, in shank lengths",
 }  # fmt: skip
-_DIGITS = {"depth": 3, "knee_ankle_width_ratio": 3, "min_knee_ankle_width": 3, "knee_hip_width_ratio": 3,
+_DIGITS = {"depth": 3, "trunk_chord": 3, "knee_ankle_width_ratio": 3, "min_knee_ankle_width": 3, "knee_hip_width_ratio": 3,
            "stance_width": 3, "hip_drop": 3, "min_hip_height": 3, "max_toe_lift": 3, "max_heel_lift": 3}  # fmt: skip
 
 
@@ -444,7 +446,8 @@ FRAME_CHANNELS: dict[str, str] = {
     "knee_ankle_width": "knee gap / ankle gap across up (< 1: knees inside the ankles)",
     "knee_hip_width": "knee gap across up / hip width",
     "stance_width": "ankle gap across up / hip width",
-    "head_pitch": "neck -> nose against hip midpoint -> neck, degrees",
+    "head_pitch": "neck -> nose above the horizontal in the sagittal plane, degrees: 90 straight up, over 90 tilted "
+                  "back (looking up raises it)",
 }  # fmt: skip
 FOOT_CHANNELS: dict[str, str] = {
     "foot_pitch": "heel -> toe tip against the floor plane, change from standing, degrees (+ toes up, - heels up)",
@@ -461,7 +464,7 @@ WIDTH_MEASURES = ("knee_ankle_width_ratio", "min_knee_ankle_width", "knee_hip_wi
 # Heights along the body's vertical (hip height, depth) lie in the image plane of any upright camera: always kept.
 SAGITTAL_CHANNELS = ("knee_angle", "l_knee_angle", "r_knee_angle", "hip_angle", "trunk_lean", "shank_angle",
                      "thigh_angle", "head_pitch", "head_angle", "foot_pitch", "toe_lift", "heel_lift")  # fmt: skip
-SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "shank_angle", "max_shank_angle",
+SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "trunk_chord", "shank_angle", "max_shank_angle",
                      "thigh_angle", "head_angle", "head_pitch", "max_head_pitch", "foot_pitch", "max_foot_pitch",
                      "min_foot_pitch", "max_toe_lift", "max_heel_lift")  # fmt: skip
 SAGITTAL, FRONTAL = "sagittal", "frontal"
@@ -537,6 +540,7 @@ def frame_signals(joints: np.ndarray, up: np.ndarray, fps: float = FPS, feet: np
     l_knee, r_knee = _angle(joints, "l_hip", "l_knee", "l_ankle"), _angle(joints, "r_hip", "r_knee", "r_ankle")
     raw = {
         "depth_m": (hip - knee) @ up,
+        "trunk_length": np.linalg.norm(neck - hip, axis=-1),
         "l_knee_angle": l_knee,
         "r_knee_angle": r_knee,
         "depth": (hip - knee) @ up / max(thigh, 1e-9),
@@ -548,7 +552,7 @@ def frame_signals(joints: np.ndarray, up: np.ndarray, fps: float = FPS, feet: np
         "knee_ankle_width": _ratio(knee_gap, ankle_gap, 0.05 * hip_w),
         "knee_hip_width": knee_gap / max(hip_w, 1e-9),
         "stance_width": ankle_gap / max(hip_w, 1e-9),
-        "head_pitch": _between(joints[:, J["nose"]] - neck, neck - hip),
+        "head_pitch": head_pitch(joints, up),
         "head_angle": head_angle(joints),
     }  # fmt: skip
     out = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
@@ -576,6 +580,16 @@ def _foot_signals(joints: np.ndarray, feet: np.ndarray, up: np.ndarray, height: 
     standing = height >= top - STANDING_BAND * (top - float(height.min()))
     smooth = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
     return {k: v - np.median(v[standing]) for k, v in smooth.items()}
+
+
+def head_pitch(joints: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T,) degrees of neck -> nose above the horizontal, in the plane of `up` and the way the nose points on average
+    over the clip (forward): 0 straight ahead, 90 straight up, beyond 90 tilted back. Needs the nose only (the real
+    reps have no ears), and keeps rising as a head tilts back, where an angle to the vertical would turn."""
+    v = joints[:, J["nose"]] - joints[:, J["neck"]]
+    flat = v - np.outer(v @ up, up)
+    forward = _unit(np.nanmean(flat, axis=0))
+    return np.degrees(np.arctan2(v @ up, flat @ forward))
 
 
 def head_angle(joints: np.ndarray) -> np.ndarray:
@@ -620,6 +634,7 @@ def _measure(
         "min_knee_angle": float(knee_angle.min()),
         "knee_ankle_width_ratio": bottom("knee_ankle_width") if width_seen else None,
         "max_trunk_lean": over("trunk_lean"),
+        "trunk_chord": bottom("trunk_length") / max(float(np.median(sig["trunk_length"][s >= stand - BOTTOM_BAND * (stand - s[rep.bottom])])), 1e-12),
         "head_angle": over("head_angle"),
         "hip_drop": 1.0 - float(s[rep.bottom]) / stand,
         "min_hip_height": float(s[rep.bottom]),
@@ -644,6 +659,28 @@ def _measure(
 def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
     """Whether every named joint has median confidence >= MIN_CONFIDENCE over `span` (True when unknown)."""
     return conf is None or min(float(np.median(conf[span, J[n]])) for n in names) >= MIN_CONFIDENCE
+
+
+# A fault a rep's own measurements rule out: the measurements that define it (documented ranges in RANGES) all
+# measured, or at least one measured and the rest hidden by the view, and within their ranges. The classifier's
+# probability of such a fault goes to the other classes (assess.measured): a verdict never names a fault the numbers
+# beside it contradict. Rounded and arched back, knees forward and toes lifting have no defining range here.
+RULED_OUT_BY: dict[str, tuple[str, ...]] = {
+    "shallow": ("depth", "min_knee_angle"),
+    "knees_in": ("knee_ankle_width_ratio",),
+    "forward_lean": ("max_trunk_lean",),
+    "head_up": ("head_angle",),
+}
+
+
+def ruled_out(values: dict[str, float | None]) -> tuple[str, ...]:
+    """The faults (RULED_OUT_BY) that a rep's measurements `values` (None: not measured) rule out."""
+    out = []
+    for fault, metrics in RULED_OUT_BY.items():
+        seen = [(RANGE_BY_METRIC[m], values.get(m)) for m in metrics if values.get(m) is not None]
+        if seen and all((r.low is None or v >= r.low) and (r.high is None or v <= r.high) for r, v in seen):
+            out.append(fault)
+    return tuple(out)
 
 
 def _judge(m: RepMeasurement) -> tuple[list[str], list[str]]:
