@@ -661,24 +661,26 @@ def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
     return conf is None or min(float(np.median(conf[span, J[n]])) for n in names) >= MIN_CONFIDENCE
 
 
-# A fault a rep's own measurements rule out: the measurements that define it (documented ranges in RANGES) all
-# measured, or at least one measured and the rest hidden by the view, and within their ranges. The classifier's
-# probability of such a fault goes to the other classes (assess.measured): a verdict never names a fault the numbers
-# beside it contradict. Rounded and arched back, knees forward and toes lifting have no defining range here.
-RULED_OUT_BY: dict[str, tuple[str, ...]] = {
-    "shallow": ("depth", "min_knee_angle"),
-    "knees_in": ("knee_ankle_width_ratio",),
-    "forward_lean": ("max_trunk_lean",),
-    "head_up": ("head_angle",),
+# A fault a rep's own measurements rule out: the measurements that define it (documented ranges in RANGES) measured
+# and inside their ranges by a margin (pose noise: a few centimetres, a few degrees). The classifier's probability of
+# such a fault goes to the other classes (assess): a verdict never names a fault the numbers beside it contradict.
+# Rounded and arched back, knees forward and toes lifting have no defining range here. (metric, margin) per fault:
+RULED_OUT_BY: dict[str, tuple[tuple[str, float], ...]] = {
+    "shallow": (("depth", 0.10), ("min_knee_angle", 10.0)),
+    "knees_in": (("knee_ankle_width_ratio", 0.15),),
+    "forward_lean": (("max_trunk_lean", 10.0),),
+    "head_up": (("head_angle", 10.0),),
 }
 
 
 def ruled_out(values: dict[str, float | None]) -> tuple[str, ...]:
-    """The faults (RULED_OUT_BY) that a rep's measurements `values` (None: not measured) rule out."""
+    """The faults (RULED_OUT_BY) that a rep's measurements `values` (None: not measured) rule out: each of its
+    measured metrics inside its range by the margin, and at least one measured."""
     out = []
     for fault, metrics in RULED_OUT_BY.items():
-        seen = [(RANGE_BY_METRIC[m], values.get(m)) for m in metrics if values.get(m) is not None]
-        if seen and all((r.low is None or v >= r.low) and (r.high is None or v <= r.high) for r, v in seen):
+        seen = [(RANGE_BY_METRIC[m], margin, values[m]) for m, margin in metrics if values.get(m) is not None]
+        if seen and all((r.low is None or v >= r.low + margin) and (r.high is None or v <= r.high - margin)
+                        for r, margin, v in seen):  # fmt: skip
             out.append(fault)
     return tuple(out)
 
