@@ -74,7 +74,7 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
                            synthetic_weight=training.get("synthetic_weight") or 1.0)  # fmt: skip
     variants = {}
     if clf_inputs.plane == IMAGE:  # the same reps through the ring of cameras, in the same order
-        variants["3d"] = to_dataset(read_real_reps(real), clf_inputs, "real", cameras=lambda k: camera.RING)
+        variants["3d"] = to_dataset(read_real_reps(real), clf_inputs, "real", ring=True)
     t = time.perf_counter()
     cv = evaluation.cross_validate(data, config, folds, variants=variants, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} rows), AUC {f['auc']:.3f}", flush=True))  # fmt: skip

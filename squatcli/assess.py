@@ -49,6 +49,26 @@ class Motion:
     image: Any = None  # camera.ImageLandmarks of a monocular input at 30 fps: what its camera really measured
 
 
+def rule_out(probs: np.ndarray, ruled: np.ndarray | None) -> np.ndarray:
+    """(N, K) probabilities with the faults each row's measurements rule out (`ruled`, (N, K) bool:
+    reps.ruled_mask) set to 0 and the rest rescaled to sum to 1: the classifier's belief given what was measured."""
+    if ruled is None or not np.any(ruled):
+        return probs
+    kept = np.where(ruled, 0.0, np.asarray(probs, dtype=np.float64))
+    return (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def judged(clf: Any, arrays: dict[str, np.ndarray], ruled: np.ndarray | None = None) -> np.ndarray:
+    """(N, K) the probabilities a verdict reads: the network's, the faults the measurements rule out removed when the
+    model was calibrated so (its metadata's `rules_out`), then its calibration of P(good)."""
+    from squatcli.models import calibrate
+
+    raw = clf.predict(arrays, calibrated=False)
+    if clf.metadata.get("rules_out"):
+        raw = rule_out(raw, ruled)
+    return calibrate(raw, *clf.calibration)
+
+
 def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = ()) -> tuple[bool, int | None]:
     """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold, else the
     most probable fault, leaving out the `unseen` ones (faults the camera's view cannot show) unless all are."""
@@ -76,6 +96,7 @@ class Assessment:
     reps: Any = None  # reps.RepReport, or None for inputs without joints
     rep_rows: list[int] = field(default_factory=list)  # rep models: index into reps.reps of each row
     seconds: dict[str, float] = field(default_factory=dict)
+    ruled_out: list[list[str]] = field(default_factory=list)  # per row: the faults its measurements ruled out
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -110,7 +131,8 @@ class Assessment:
             good, fault = verdict(self.row_probs[row], self.threshold, self.unseen)
             out[k] = {"verdict": "good" if good else "needs_work",
                       "main_fault": None if fault is None else self.classes[fault],
-                      "probabilities": self._named(self.row_probs[row])}  # fmt: skip
+                      "probabilities": self._named(self.row_probs[row]),
+                      "ruled_out": self.ruled_out[row] if self.ruled_out else []}  # fmt: skip
         return out
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
@@ -122,10 +144,10 @@ class Assessment:
         reps = None
         if self.reps is not None:
             reps = self.reps.to_dict()
-            judged = self.rep_verdicts()
+            verdicts = self.rep_verdicts()
             for k, rep in enumerate(reps["reps"]):
-                rep["judged"] = k in judged
-                rep.update(judged.get(k, {"verdict": None, "main_fault": None, "probabilities": None}))
+                rep["judged"] = k in verdicts
+                rep.update(verdicts.get(k, {"verdict": None, "main_fault": None, "probabilities": None, "ruled_out": []}))
         return {
             "schema": SCHEMA_VERSION,
             "input": str(m.path),
@@ -286,7 +308,12 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
                      confidence=motion.confidence, report=reps, view=motion.view, image=motion.image)  # fmt: skip
     except ValueError as e:
         raise SquatError(f"model {clf.name}: {e}", motion.path) from None
-    probs = mi.per_rep(clf.predict(mi.arrays))
+    ruled = None
+    if clf.inputs.window == "rep":  # what each rep's own measurements rule out, as this input's view measured them
+        from squatcli.reps import ruled_mask
+
+        ruled = np.stack([ruled_mask(mi.report.reps[k].values, clf.classes) for k in mi.rep_rows])
+    probs = mi.per_rep(judged(clf, mi.arrays, None if ruled is None else np.repeat(ruled, mi.views, axis=0)))
     model_s = time.perf_counter() - t
     notes = list(mi.notes)
     if clf.inputs.window == "clip" and len(motion.features) < WINDOW:
@@ -299,9 +326,11 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
     rep_rows = list(mi.rep_rows)
     if mi.report is not None and mi.report is not reps:  # judged from a report of its own (no usable rep)
         reps, rep_rows = mi.report, list(mi.rep_rows)
+    ruled_out = [] if ruled is None or not clf.metadata.get("rules_out") else [
+        [c for c, r in zip(clf.classes, row) if r] for row in ruled]  # fmt: skip
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
-                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
+                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ruled_out)  # fmt: skip
 
 
 def ground_of(motion: Motion) -> np.ndarray | None:

@@ -298,7 +298,8 @@ def train(
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", callback=finite_weight, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
-    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models (off by default, as it measured no better): a quarter of the reps each epoch read as a front view, a quarter as a side view sees them (what lies along the camera's depth axis unknown).", show_default=False)] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models read each rep as random cameras picture it instead (image-plane inputs).", show_default=False)] = None,
+    fault_transforms: Annotated[str, typer.Option("--faults", help="Faults to add to real reps, made from their good reps by the fault transforms (squatcli/faults.py): auto (the paper's faults the real data lacks: head up, rounded and arched back), none, or a comma-separated list of fault keys.")] = "auto",
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
@@ -350,8 +351,9 @@ def train(
         inputs=spec,
         synthetic_weight=synthetic_weight,
     ).resolved()
+    transforms = training.fault_transforms(fault_transforms, specs, spec)
     with progress_bar("reading clips") as report:
-        dataset, data_info = training.load_data(specs, spec, progress=report)
+        dataset, data_info = training.load_data(specs, spec, progress=report, transforms=transforms)
     split_kind = training.resolve_split(config.split, dataset)
     err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} rows ({spec.describe()}), "
               f"{split_kind} split, seed {seed}", highlight=False)  # fmt: skip

@@ -184,8 +184,20 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
         elif not whole:
             notes.append("not the data this model was trained on: every row scored")
     subset, y = _in_model_classes(subset, clf.classes, notes)
-    report = metrics.evaluate(y, clf.predict(subset.inputs), threshold=clf.threshold, classes=clf.classes)
+    report = metrics.evaluate(y, predict(clf, subset), threshold=clf.threshold, classes=clf.classes)
     return Evaluation(clf.name, clf, report, scope, source, notes)
+
+
+def predict(clf: Any, data: Dataset) -> np.ndarray:
+    """(N, K) a classifier's probabilities of `data`'s rows as `squat assess` gives them (assess.judged): with the
+    faults each row's measurements rule out (`data.ruled`) removed when the model does so, K = its classes."""
+    from squatcli.assess import judged
+
+    ruled = None
+    if data.ruled is not None:
+        ruled = np.stack([data.ruled[:, data.classes.index(c)] if c in data.classes else np.zeros(len(data), bool)
+                          for c in clf.classes], axis=1)  # fmt: skip
+    return judged(clf, data.inputs, ruled)
 
 
 def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str]) -> tuple[Dataset, np.ndarray]:
@@ -221,6 +233,7 @@ class CrossValidation:
     seconds: float
     variants: dict[str, Any] = field(default_factory=dict)  # name -> (probs, called_good) of the variant's rows
     rows: Any = None  # (N,) index into the data of each held-out row, in the order of `y`
+    others: dict[str, Any] = field(default_factory=dict)  # name -> (rows, probs, called_good) of `others` data
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
@@ -234,13 +247,16 @@ def cross_validate(
     origin: str = "real",
     on_fold: Callable[[int, int, dict], None] | None = None,
     variants: dict[str, Dataset] | None = None,
+    others: dict[str, Dataset] | None = None,
 ) -> CrossValidation:
     """Cross-validate `config` on `data` by group: the groups of `origin` rows (all rows when no row has that
     origin) are dealt into `folds` folds (None: one group per fold, leave-one-group-out) in a seeded order; rows
     of other origins (the synthetic corpus) are never held out and train in every fold, except the validation
     people drawn from them. `on_fold(done, total, fold_summary)` reports progress. `variants`: the same rows
-    with other inputs (as a camera view sees them: `seen_as`; from another skeleton or frame rate), also scored
-    by each fold's model on its held-out rows."""
+    with other inputs (as the ring of cameras sees them, from another skeleton or frame rate), also scored by each
+    fold's model on its held-out rows. `others`: other rows with the same inputs and groups (the real reps, when
+    the data replaced a real fault by its transform), of which each fold's model scores those of its held-out
+    groups: (rows, probabilities in their classes' order, called good) per name in `CrossValidation.others`."""
     import time
 
     from squatcli.datasets import split_by_group
@@ -263,6 +279,7 @@ def cross_validate(
     if any(len(v) != len(data) or not np.array_equal(v.y, data.y) for v in variants.values()):
         raise ValueError("a variant must hold the same rows as the data")
     seen: dict[str, list[np.ndarray]] = {name: [] for name in variants}
+    elsewhere: dict[str, list[tuple]] = {name: [] for name in others or {}}
     for k in range(n_folds):
         test_groups = order[k::n_folds]
         test = held[np.isin(data.subjects[held].astype(str), test_groups)]
@@ -273,9 +290,15 @@ def cross_validate(
         result = train(data, config, indices=(rest[tr], rest[va], test))
         clf = Classifier(result.model, result.metadata)
         columns = [list(result.metadata["classes"]).index(c) for c in data.classes]  # in the data's class order
-        p = clf.predict(data.subset(test).inputs)[:, columns]
+        p = predict(clf, data.subset(test))[:, columns]
         for name, variant in variants.items():
-            seen[name].append(clf.predict(variant.subset(test).inputs)[:, columns])
+            seen[name].append(predict(clf, variant.subset(test))[:, columns])
+        for name, other in (others or {}).items():
+            mine = np.flatnonzero(np.isin(other.subjects.astype(str), test_groups))
+            scored = predict(clf, other.subset(mine))
+            cols = [list(result.metadata["classes"]).index(c) if c in result.metadata["classes"] else None for c in other.classes]
+            aligned = np.stack([scored[:, c] if c is not None else np.zeros(len(mine)) for c in cols], axis=1)
+            elsewhere[name].append((mine, aligned, aligned[:, 0] >= clf.threshold))
         rows.append(test)
         probs.append(p)
         called.append(p[:, 0] >= clf.threshold)
@@ -296,5 +319,6 @@ def cross_validate(
     report.balanced_accuracy = float(np.nanmean([sens, spec]))
     thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])
     by_view = {v: (np.concatenate(p), np.concatenate(p)[:, 0] >= thresholds) for v, p in seen.items()}
+    scored_others = {name: tuple(np.concatenate(part) for part in zip(*parts)) for name, parts in elsewhere.items()}
     return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
-                           time.perf_counter() - t0, by_view, idx)  # fmt: skip
+                           time.perf_counter() - t0, by_view, idx, scored_others)  # fmt: skip

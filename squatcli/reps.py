@@ -685,6 +685,14 @@ def ruled_out(values: dict[str, float | None]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def ruled_mask(values: dict[str, float | None], classes: tuple[str, ...], view: float | None = None) -> np.ndarray:
+    """(K,) whether each of `classes` is a fault that a rep's measurements rule out, as a camera with this `view`
+    (yaw; None: 3D) measures them (what lies along its depth axis unmeasured)."""
+    hidden = set(view_hides(view))
+    out = set(ruled_out({k: None if k in hidden else v for k, v in values.items()}))
+    return np.array([c in out for c in classes], dtype=bool)
+
+
 def _judge(m: RepMeasurement) -> tuple[list[str], list[str]]:
     """Metrics of a rep outside RANGES and their cues (each cue once, in RANGES order)."""
     bad, cues = [], []

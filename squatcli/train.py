@@ -108,6 +108,8 @@ def load_data(
     spec: str | Path | Sequence[str | Path],
     inputs: InputSpec | None = None,
     progress: Callable[[int, int], None] | None = None,
+    transforms: Sequence[str] = (),
+    without: Sequence[str] = (),
 ) -> tuple[Dataset, dict]:
     """One or more data specs (`synthetic`, a folder in the paper's layout, a folder of real reps) -> (dataset of
     `inputs` rows, description). Several specs are mixed (datasets.concat_datasets), each row keeping its origin.
@@ -116,6 +118,8 @@ def load_data(
     its fingerprint and rows (`datasets`), never by a path: a path names a folder of one machine. A synthetic
     corpus, generated here or written by `squat synth` (its corpus.json), is also described by its source string
     and parameters (`synthetic`, `synthetic_params`), so evaluation can recognise it in either form.
+    `transforms`: faults (faults.FAULTS) to add to real reps, made from their good reps (faults.with_transformed,
+    seed 0); `without`: real classes to leave out (to test a transform against the real fault it stands for).
     """
     specs = [str(spec)] if isinstance(spec, (str, Path)) else [str(s) for s in spec]
     inputs = inputs or PAPER_INPUTS
@@ -134,7 +138,14 @@ def load_data(
         else:
             root = Path(text).expanduser()
             if is_real_reps_folder(root):
-                part = to_dataset(read_real_reps(root, progress=progress), inputs, "real")
+                clips = read_real_reps(root, progress=progress)
+                if transforms or without:
+                    from squatcli.faults import with_transformed
+
+                    clips = with_transformed(clips, tuple(transforms), seed=0, without=tuple(without))
+                    info |= {"fault_transforms": {"faults": list(transforms), "without_real": list(without), "seed": 0,
+                             "from": "each real good rep", "severity": "uniform from mild to obvious (faults.FAULTS)"}}  # fmt: skip
+                part = to_dataset(clips, inputs, "real")
                 info |= {"real": REAL_NAME, "real_citation": REAL_CITATION, "real_groups": "recording date"}
                 origin, name = "real", REAL_NAME
             else:
@@ -153,6 +164,26 @@ def load_data(
     data = parts[0] if len(parts) == 1 else concat_datasets(parts, " + ".join(p.source for p in parts))
     info["source"] = " + ".join(info["sources"])
     return data, info
+
+
+def fault_transforms(choice: str, specs: Sequence[str], inputs: InputSpec) -> tuple[str, ...]:
+    """`--faults` -> the fault transforms to add: `auto` the paper's faults the real data lacks
+    (faults.MISSING_FROM_REAL) when rep models learn from real reps, `none`, or a comma-separated list of keys."""
+    from squatcli.faults import FAULTS, MISSING_FROM_REAL
+
+    text = choice.strip().lower()
+    real = inputs.window == "rep" and any(s != SYNTHETIC and is_real_reps_folder(Path(s).expanduser()) for s in specs)
+    if text == "auto":
+        return MISSING_FROM_REAL if real else ()
+    if text in ("", "none"):
+        return ()
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in keys if k not in FAULTS]
+    if unknown:
+        raise SquatError(f"unknown fault {', '.join(unknown)} for --faults; expected auto, none or some of {', '.join(FAULTS)}")
+    if keys and not real:
+        raise SquatError("--faults transforms real reps: give --data a folder of real reps and rep inputs")
+    return keys
 
 
 def synthetic_params(inputs: InputSpec) -> dict:
@@ -507,6 +538,10 @@ def train(
     rep = spec.window == "rep"
     if not np.all(np.isfinite(raw)):
         raise SquatError(f"training diverged (the model outputs NaN); try a smaller learning rate than {cfg.lr:g}")
+    if rep:  # as at assessment (assess.judged): the faults each rep's measurements rule out go to the other classes
+        from squatcli.assess import rule_out
+
+        raw = rule_out(raw, va.ruled)
     cal = calibration_rows(va)
     platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
     val_probs = models.calibrate(raw, *platt)
@@ -553,7 +588,9 @@ def train(
         "architecture": arch,
         "parameters": int(model.count_params()),
         "threshold": op.threshold,
-        "threshold_rule": f"good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on {on_what}",
+        "threshold_rule": f"good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on {on_what}"
+                          + (", the faults each rep's measurements rule out (reps.RULED_OUT_BY) removed first" if rep else ""),
+        "rules_out": rep,
         "calibration": {
             "method": "Platt scaling of P(good), sigmoid(a * logit p + b), the faults rescaled to fill the rest; "
                       f"fitted on {on_what}" if rep else "none",
