@@ -299,7 +299,7 @@ def train(
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", callback=finite_weight, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models read each rep as random cameras picture it instead (image-plane inputs).", show_default=False)] = None,
-    fault_transforms: Annotated[str, typer.Option("--faults", help="Faults to add to real reps, made from their good reps by the fault transforms (squatcli/faults.py): auto (the paper's faults the real data lacks: head up, rounded and arched back), none, or a comma-separated list of fault keys.")] = "auto",
+    fault_transforms: Annotated[str, typer.Option("--faults", help="Faults to add to real reps, made from their good reps by the fault transforms (squatcli/faults.py): auto (the paper's faults the real data lacks or shows in part: head up, rounded and arched back, knees forward), none, or a comma-separated list of fault keys.")] = "auto",
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:

@@ -256,7 +256,7 @@ def cross_validate(
     with other inputs (as the ring of cameras sees them, from another skeleton or frame rate), also scored by each
     fold's model on its held-out rows. `others`: other rows with the same inputs and groups (the real reps, when
     the data replaced a real fault by its transform), of which each fold's model scores those of its held-out
-    groups: (rows, probabilities in their classes' order, called good) per name in `CrossValidation.others`."""
+    groups: (rows, probabilities in `data`'s class order, called good) per name in `CrossValidation.others`."""
     import time
 
     from squatcli.datasets import split_by_group
@@ -295,10 +295,8 @@ def cross_validate(
             seen[name].append(predict(clf, variant.subset(test))[:, columns])
         for name, other in (others or {}).items():
             mine = np.flatnonzero(np.isin(other.subjects.astype(str), test_groups))
-            scored = predict(clf, other.subset(mine))
-            cols = [list(result.metadata["classes"]).index(c) if c in result.metadata["classes"] else None for c in other.classes]
-            aligned = np.stack([scored[:, c] if c is not None else np.zeros(len(mine)) for c in cols], axis=1)
-            elsewhere[name].append((mine, aligned, aligned[:, 0] >= clf.threshold))
+            scored = predict(clf, other.subset(mine))[:, columns]  # in the data's class order, like the held-out rows
+            elsewhere[name].append((mine, scored, scored[:, 0] >= clf.threshold))
         rows.append(test)
         probs.append(p)
         called.append(p[:, 0] >= clf.threshold)
