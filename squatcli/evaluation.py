@@ -188,16 +188,30 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
     return Evaluation(clf.name, clf, report, scope, source, notes)
 
 
+def ranges_for(data: Dataset, classes: tuple[str, ...]) -> np.ndarray | None:
+    """`data.ranges` with its columns in the order of `classes` (0 for a class the data lacks), or None."""
+    if data.ranges is None:
+        return None
+    zero = np.zeros(len(data), np.int8)
+    return np.stack([data.ranges[:, data.classes.index(c)] if c in data.classes else zero for c in classes], axis=1)
+
+
 def predict(clf: Any, data: Dataset) -> np.ndarray:
-    """(N, K) a classifier's probabilities of `data`'s rows as `squat assess` gives them (assess.judged): with the
-    faults each row's measurements rule out (`data.ruled`) removed when the model does so, K = its classes."""
+    """(N, K) a classifier's probabilities of `data`'s rows as `squat assess` gives them (assess.judged): the faults
+    each row's measurements rule out (`data.ranges`) removed when the model does so; K = its classes."""
     from squatcli.assess import judged
 
-    ruled = None
-    if data.ruled is not None:
-        ruled = np.stack([data.ruled[:, data.classes.index(c)] if c in data.classes else np.zeros(len(data), bool)
-                          for c in clf.classes], axis=1)  # fmt: skip
-    return judged(clf, data.inputs, ruled)
+    return judged(clf, data.inputs, ranges_for(data, clf.classes))
+
+
+def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
+    """(N,) whether `squat assess` calls each row of `data` good (assess.verdict) from its probabilities (`predict`):
+    P(good) at the threshold or above and, when the model reads measurements so, no fault they confirm."""
+    from squatcli.assess import confirmed_by, verdict
+
+    ranges = ranges_for(data, clf.classes)
+    return np.array([verdict(p, clf.threshold, (), confirmed_by(clf, r))[0] for p, r in
+                     zip(probs, ranges if ranges is not None else [None] * len(probs))])  # fmt: skip
 
 
 def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str]) -> tuple[Dataset, np.ndarray]:
@@ -278,7 +292,7 @@ def cross_validate(
     variants = variants or {}
     if any(len(v) != len(data) or not np.array_equal(v.y, data.y) for v in variants.values()):
         raise ValueError("a variant must hold the same rows as the data")
-    seen: dict[str, list[np.ndarray]] = {name: [] for name in variants}
+    seen: dict[str, list[tuple]] = {name: [] for name in variants}
     elsewhere: dict[str, list[tuple]] = {name: [] for name in others or {}}
     for k in range(n_folds):
         test_groups = order[k::n_folds]
@@ -290,16 +304,19 @@ def cross_validate(
         result = train(data, config, indices=(rest[tr], rest[va], test))
         clf = Classifier(result.model, result.metadata)
         columns = [list(result.metadata["classes"]).index(c) for c in data.classes]  # in the data's class order
-        p = predict(clf, data.subset(test))[:, columns]
+        held_rows = data.subset(test)
+        model_probs = predict(clf, held_rows)
+        p = model_probs[:, columns]
         for name, variant in variants.items():
-            seen[name].append(predict(clf, variant.subset(test))[:, columns])
+            variant_probs = predict(clf, variant.subset(test))
+            seen[name].append((variant_probs[:, columns], called_good(clf, variant.subset(test), variant_probs)))
         for name, other in (others or {}).items():
             mine = np.flatnonzero(np.isin(other.subjects.astype(str), test_groups))
-            scored = predict(clf, other.subset(mine))[:, columns]  # in the data's class order, like the held-out rows
-            elsewhere[name].append((mine, scored, scored[:, 0] >= clf.threshold))
+            probs_other = predict(clf, other.subset(mine))
+            elsewhere[name].append((mine, probs_other[:, columns], called_good(clf, other.subset(mine), probs_other)))
         rows.append(test)
         probs.append(p)
-        called.append(p[:, 0] >= clf.threshold)
+        called.append(called_good(clf, held_rows, model_probs))
         y_good = metrics.good_labels(data.y[test])
         summary = {"held_out": [str(g) for g in test_groups], "n": int(len(test)), "good": int(y_good.sum()),
                    "threshold": round(clf.threshold, 4), "calibration": [round(v, 4) for v in clf.calibration],
@@ -315,8 +332,7 @@ def cross_validate(
     sens, spec = metrics.called_rates(y_good, called_all)
     report.stored = metrics.OperatingPoint(float(np.median([f["threshold"] for f in summaries])), sens, spec)
     report.balanced_accuracy = float(np.nanmean([sens, spec]))
-    thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])
-    by_view = {v: (np.concatenate(p), np.concatenate(p)[:, 0] >= thresholds) for v, p in seen.items()}
+    by_view = {v: tuple(np.concatenate(part) for part in zip(*parts)) for v, parts in seen.items()}
     scored_others = {name: tuple(np.concatenate(part) for part in zip(*parts)) for name, parts in elsewhere.items()}
     return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
                            time.perf_counter() - t0, by_view, idx, scored_others)  # fmt: skip

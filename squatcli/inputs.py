@@ -251,7 +251,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
     convention). Rep windows: one row per rep and view; a synthetic clip whose fault shows in only some reps
     (`faults`) labels the others good. An image-plane spec sees the `k`-th clip through camera.training_cameras(seed,
     k) (random: each row as a video would give it), or with `ring` through camera.RING (as a 3D source is judged),
-    rows rep by rep and view by view. `ruled` records the classes each row's rep measurements rule out, as that
+    rows rep by rep and view by view. `ranges` records what each row's rep measurements say of each class (reps.range_mask), as that
     row's camera (or 3D, for the ring and world-plane rows) measures them. Clips of a class only foot points show
     (skeleton.FEET_CLASSES) are left out when the spec has no feet. SquatError, naming the clip, when a clip cannot
     give the inputs.
@@ -259,7 +259,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
     from squatcli import camera
     from squatcli.datasets import Dataset
     from squatcli.errors import SquatError
-    from squatcli.reps import ruled_mask
+    from squatcli.reps import range_mask
     from squatcli.features import clip_features, fit_window
     from squatcli.skeleton import FEET_CLASSES
     from squatcli.video import resample_to_fps
@@ -267,7 +267,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
     unseen = () if spec.feet else FEET_CLASSES  # a fault only foot points show is left out of a model without them
     keys = [c.key for c in _classes_of(clips, spec) if c.key not in unseen]
     rows: dict[str, list[np.ndarray]] = {name: [] for name in spec.shapes()}
-    y, ids, groups, yaws, ruled = [], [], [], [], []
+    y, ids, groups, yaws, ranges = [], [], [], [], []
     for k, clip in enumerate(clips.clips):
         if clip.label in unseen:
             continue
@@ -280,7 +280,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
             rows["features"].append(fit_window(clip_features(joints))[None])
             labels, names = [clip.label], [clips.ids[k]]
             yaws.append(np.nan)
-            ruled.append(np.zeros(len(keys), bool))
+            ranges.append(np.zeros(len(keys), np.int8))
         else:
             views = None if spec.plane != IMAGE else camera.RING if ring else camera.training_cameras(seed, k)
             mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep, cameras=views)
@@ -295,8 +295,8 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
                      for i in keep for v in range(mi.views)]  # fmt: skip
             yaws += [np.nan if views is None else views[v].yaw for _ in keep for v in range(mi.views)]
             seen_3d = views is None or ring
-            ruled += [ruled_mask(mi.report.reps[mi.rep_rows[i]].values, tuple(keys), None if seen_3d else views[v].side_on_yaw)
-                      for i in keep for v in range(mi.views)]  # fmt: skip
+            ranges += [range_mask(mi.report.reps[mi.rep_rows[i]].values, tuple(keys), None if seen_3d else views[v].side_on_yaw)
+                       for i in keep for v in range(mi.views)]  # fmt: skip
         y += [keys.index(label) for label in labels]
         ids += names
         groups += [clips.groups[k]] * len(labels)
@@ -306,7 +306,7 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
     yaw = np.array(yaws, dtype=np.float64)
     return Dataset(arrays, np.array(y, dtype=np.int64), ids, np.array(groups).astype(str), clips.source, tuple(keys),
                    np.full(len(y), origin), None if np.isnan(yaw).all() else yaw,
-                   np.array(ruled, dtype=bool).reshape(len(y), len(keys)))  # fmt: skip
+                   np.array(ranges, dtype=np.int8).reshape(len(y), len(keys)))  # fmt: skip
 
 
 def _row_id(clip_id: str, rep: int | None, view: int | None) -> str:

@@ -541,7 +541,7 @@ def train(
     if rep:  # as at assessment (assess.judged): the faults each rep's measurements rule out go to the other classes
         from squatcli.assess import rule_out
 
-        raw = rule_out(raw, va.ruled)
+        raw = rule_out(raw, va.ranges)
     cal = calibration_rows(va)
     platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
     val_probs = models.calibrate(raw, *platt)
@@ -589,7 +589,7 @@ def train(
         "parameters": int(model.count_params()),
         "threshold": op.threshold,
         "threshold_rule": f"good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on {on_what}"
-                          + (", the faults each rep's measurements rule out (reps.RULED_OUT_BY) removed first" if rep else ""),
+                          + (", the faults each rep's measurements rule out (reps.FAULT_RANGES) removed first" if rep else ""),
         "rules_out": rep,
         "calibration": {
             "method": "Platt scaling of P(good), sigmoid(a * logit p + b), the faults rescaled to fill the rest; "
