@@ -634,7 +634,7 @@ def _measure(
         "min_knee_angle": float(knee_angle.min()),
         "knee_ankle_width_ratio": bottom("knee_ankle_width") if width_seen else None,
         "max_trunk_lean": over("trunk_lean"),
-        "trunk_chord": bottom("trunk_length") / max(float(np.median(sig["trunk_length"][s >= stand - BOTTOM_BAND * (stand - s[rep.bottom])])), 1e-12),
+        "trunk_chord": bottom("trunk_length") / max(_standing_median(sig["trunk_length"], s, rep), 1e-12),
         "head_angle": over("head_angle"),
         "hip_drop": 1.0 - float(s[rep.bottom]) / stand,
         "min_hip_height": float(s[rep.bottom]),
@@ -654,6 +654,13 @@ def _measure(
                    "min_foot_pitch": over("foot_pitch", np.min), "max_toe_lift": over("toe_lift"),
                    "max_heel_lift": over("heel_lift")}  # fmt: skip
     return RepMeasurement(rep, {k: v if v is None or np.isfinite(v) else None for k, v in values.items()})
+
+
+def _standing_median(signal: np.ndarray, s: np.ndarray, rep: Rep) -> float:
+    """Median of a signal over the clip's most upright frames: hip height within BOTTOM_BAND of the excursion from
+    the clip's highest (never empty: the highest frame is one)."""
+    top = float(np.max(s))
+    return float(np.median(signal[s >= top - BOTTOM_BAND * (top - s[rep.bottom])]))
 
 
 def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
