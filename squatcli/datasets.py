@@ -509,6 +509,7 @@ class ClipSet:
     single_rep: bool = False
     unit: str = "m"
     faults: list[np.ndarray] | None = None  # synthetic clips: per-frame amount of the clip's fault (SynthClip.fault)
+    made: list[bool] | None = None  # per clip: a fault made from a good clip by faults.py (not a real faulty one)
 
     def __len__(self) -> int:
         return len(self.clips)

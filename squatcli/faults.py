@@ -85,7 +85,8 @@ def with_transformed(clips, keys: tuple[str, ...], seed: int = 0, without: tuple
                                   None if feet is None else feet.astype(np.float32)))  # fmt: skip
             ids.append(f"{clips.ids[k]}+{key}")
             groups.append(clips.groups[k])
-    return dataclasses.replace(clips, clips=out, ids=ids, groups=np.asarray(groups), faults=None)
+    made = [False] * len(keep) + [True] * (len(out) - len(keep))
+    return dataclasses.replace(clips, clips=out, ids=ids, groups=np.asarray(groups), faults=None, made=made)
 
 
 def depth_profile(joints: np.ndarray, fps: float = 30.0) -> np.ndarray:
