@@ -121,7 +121,7 @@ def _import_mediapipe_pose():
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     """Silence what native code writes to file descriptor 2 (MediaPipe's start-up log lines) for a moment."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -148,7 +148,7 @@ class MediaPipePose:
             result = self._pose.process(rgb)
         else:  # the graph logs its set-up from native threads until the first result: keep that off the terminal
             mp_pose = _import_mediapipe_pose()
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 # model_complexity=1 is the only model inside the wheel; 0 and 2 would try to download theirs.
                 self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1,
                                           min_detection_confidence=self._min_confidence,
