@@ -157,7 +157,7 @@ def print_json(data, compact: bool = False) -> None:
 def extract(
     video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False, readable=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: about 30 times a second, every frame of a 30 fps video; skipping frames is faster but loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: where it matters: about 30 times a second, every frame of a 30 fps video, during reps and the first 0.5 s, every 3rd frame while standing; skipping frames inside reps loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz.
@@ -165,7 +165,7 @@ def extract(
     The .npz (keys joints, fps, confidence) is accepted by every other command in place of the video.
     """
     from squatcli.datasets import write_joints_npz
-    from squatcli.pose import extract_video
+    from squatcli.pose import SPARSE_FACTOR, extract_video
 
     output = output or Path(video.stem + ".npz")
     if output.suffix != ".npz":
@@ -182,7 +182,9 @@ def extract(
 
     table = Table(title=f"{video.name} -> {output}", show_header=False, title_justify="left")
     table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
-    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {summary['stride']})")
+    every = "every frame" if summary["stride"] == 1 else f"1 in {summary['stride']}"
+    how = f"{every} during reps, 1 in {SPARSE_FACTOR * summary['stride']} standing" if summary["schedule"] == "adaptive" else every
+    table.add_row("pose model", f"{summary['frames_processed']} of {summary['frames']} frames ({how})")
     table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
     stability = ", ".join(f"{k} {v:.1%}" for k, v in result.bone_variation.items())
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
@@ -507,7 +509,7 @@ def assess(
     model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to a trained model (NAME: its NAME.onnx and NAME.json).")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second during reps and the first 0.5 s, 10 while standing; 1: every frame).", show_default=False)] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
 ) -> None:
     """Assess squat form: a verdict at the model's threshold with class probabilities, a verdict per rep, and

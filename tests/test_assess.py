@@ -322,8 +322,12 @@ if len(sys.argv) > 1:  # a real video: pose, reps and the rep model
     video = assess(Path(sys.argv[1]))
     assert video.motion.kind == "video" and video.reps.count == 1 and video.motion.extraction.person_fraction > 0.9
 else:  # MediaPipe loads and runs (on a blank frame: nobody there)
-    assert MediaPipePose()(np.zeros((120, 160, 3), np.uint8)) is None
-print(sorted(m for m in ("tensorflow", "keras", "mediapipe", "onnxruntime", "sklearn") if m in sys.modules))
+    assert MediaPipePose()(np.zeros((120, 160, 3), np.uint8), 0.0) is None
+print(sorted(m for m in ("tensorflow", "keras", "mediapipe", "onnxruntime", "sklearn", "matplotlib", "sounddevice")
+             if m in sys.modules))
+import matplotlib.pyplot  # the stand-in mediapipe's import got is gone: the real one imports
+
+assert callable(matplotlib.pyplot.figure)
 """
 
 
@@ -338,7 +342,7 @@ def assess_in_process(*args) -> str:
 
 def test_assessing_imports_neither_tensorflow_nor_keras():
     """The bundled model runs through ONNX Runtime and MediaPipe loads with TensorFlow blocked: judging a squat
-    never imports TensorFlow (4-5 s and ~600 MB), nor scikit-learn."""
+    never imports TensorFlow (4-5 s and ~600 MB), nor scikit-learn, matplotlib or sounddevice."""
     assert assess_in_process() == "['mediapipe', 'onnxruntime']"
 
 
