@@ -333,7 +333,7 @@ def train(
         )
 
     command_line = shlex.join(["squat", *sys.argv[1:]])
-    name = output.name.removesuffix(".keras").removesuffix(".json")
+    name = output.name.removesuffix(".keras").removesuffix(".json").removesuffix(".onnx")
     result = training.train(dataset, config, data_info=data_info, command=command_line, name=name, on_epoch=on_epoch)
 
     from squatcli.models import save_model
