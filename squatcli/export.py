@@ -9,6 +9,7 @@ only training and `squat export` come here.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -111,21 +112,31 @@ def canonical_names(graph: onnx.GraphProto) -> None:
 
 
 def sample_inputs(spec: InputSpec) -> dict[str, np.ndarray]:
+    """`_sample_inputs(spec)` (computed once per spec in a process), copied."""
+    return {k: v.copy() for k, v in _sample_inputs(spec).items()}
+
+
+@functools.cache
+def _sample_inputs(spec: InputSpec) -> dict[str, np.ndarray]:
     """Inputs of `spec` as squatcli computes them (inputs.compute) from synthetic people squatting well and with
     four faults, as the generator's pose estimator reports them, and for rep windows also as a front and a side
     camera see them (what lies along their depth axis NaN, as the Classifier gets it): what a graph is compared
-    with its Keras model on."""
+    with its Keras model on. Inputs that synthetic clips cannot give: seeded normal noise of their shapes."""
     from squatcli.features import clip_features
     from squatcli.inputs import compute
     from squatcli.synth import example_clip
 
     rows = []
-    for seed, label in enumerate(("good", "knees_in", "shallow", "knees_forward", "back_round")):
-        clip = example_clip(seed=seed, label=label, severity=0.7)
-        for view in (None, "front", "side") if spec.window == "rep" else (None,):
-            mi = compute(spec, features=clip_features(clip.joints), joints=clip.joints,
-                         feet=clip.feet if spec.feet else None, view=view)  # fmt: skip
-            rows.append(mi.arrays)
+    try:
+        for seed, label in enumerate(("good", "knees_in", "shallow", "knees_forward", "back_round")):
+            clip = example_clip(seed=seed, label=label, severity=0.7)
+            for view in (None, "front", "side") if spec.window == "rep" else (None,):
+                mi = compute(spec, features=clip_features(clip.joints), joints=clip.joints,
+                             feet=clip.feet if spec.feet else None, view=view)  # fmt: skip
+                rows.append(mi.arrays)
+    except ValueError:  # inputs a synthetic clip cannot give (a new kind of input): seeded noise of their shapes
+        rng = np.random.default_rng(0)
+        return {k: rng.normal(size=(16, *shape)).astype(np.float32) for k, shape in spec.shapes().items()}
     return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
 

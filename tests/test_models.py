@@ -133,6 +133,23 @@ def test_the_onnx_graph_is_self_contained_and_reads_the_models_inputs(tmp_path):
     np.testing.assert_allclose(onnx_probs, model(x, training=False).numpy(), atol=1e-5)
 
 
+def test_inputs_synthetic_clips_cannot_give_are_checked_on_noise(monkeypatch):
+    from squatcli import export, inputs
+    from squatcli.inputs import rep_inputs
+
+    def cannot(*args, **kwargs):
+        raise ValueError("a kind of input the synthetic clips lack")
+
+    monkeypatch.setattr(inputs, "compute", cannot)
+    export._sample_inputs.cache_clear()  # computed once per spec in a process: not from the real inputs here
+    try:
+        x = export.sample_inputs(rep_inputs(feet=True))
+    finally:
+        export._sample_inputs.cache_clear()
+    assert {k: v.shape[1:] for k, v in x.items()} == rep_inputs(feet=True).shapes() and len(x["frames"]) == 16
+    assert all(np.isfinite(v).all() for v in x.values())
+
+
 def test_broken_model_files_are_one_line_errors(tmp_path, small_cnn):
     with pytest.raises(SquatError, match="no such model metadata"):
         M.load_model(tmp_path / "absent")
