@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from squatcli import interrupts
 from squatcli.datasets import atomic_outputs
 from squatcli.errors import SquatError
 from squatcli.files import read_json, require_input_file
@@ -482,9 +483,12 @@ def load_onnx(path: Path, metadata: dict[str, Any]) -> onnxruntime.InferenceSess
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise SquatError(f"not the ONNX graph {path.stem}.json describes (its sha256 differs: a damaged or "
                          "replaced file; `squat export` writes it again from the .keras file)", path)  # fmt: skip
+    import onnxruntime  # noqa: F401  (outside the try: a Ctrl-C that breaks its initialisation is no model error)
+
     try:
         session = onnx_session(data)
     except Exception as e:  # protobuf and graph errors all mean "not a graph we can run"
+        interrupts.reraise_if_interrupted(e)
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise SquatError(f"not a readable ONNX model ({type(e).__name__}: {first})", path) from None
     shapes = spec_of(metadata).shapes()
