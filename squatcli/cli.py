@@ -30,7 +30,18 @@ from squatcli.files import ResultStream, check_output_file, check_output_folder,
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
-STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
+STARTED = time.perf_counter()  # when the CLI's imports were done (process_seconds falls back on it)
+
+
+def process_seconds() -> float:
+    """Seconds since this process started (Linux: from /proc, so Python's start and every import count; elsewhere
+    since the CLI's imports were done)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        return float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - STARTED
+
 
 app = typer.Typer(
     name="squat",
@@ -181,7 +192,7 @@ def print_json(data, compact: bool = False) -> None:
 def extract(
     video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False, readable=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: about 30 times a second, every frame of a 30 fps video; skipping frames is faster but loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: where it matters: about 30 times a second, every frame of a 30 fps video, during reps and the first 0.5 s, every 3rd frame while standing; skipping frames inside reps loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz.
@@ -213,9 +224,13 @@ def render_extraction(result, summary: dict, video: Path, output: Path) -> None:
     """The human-readable summary of `squat extract`."""
     from rich.table import Table
 
+    from squatcli.pose import SPARSE_FACTOR
+
     table = Table(title=escape(f"{video.name} -> {output}"), show_header=False, title_justify="left")
     table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
-    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {summary['stride']})")
+    every = "every frame" if summary["stride"] == 1 else f"1 in {summary['stride']}"
+    how = f"{every} during reps, 1 in {SPARSE_FACTOR * summary['stride']} standing" if summary["schedule"] == "adaptive" else every
+    table.add_row("pose model", f"{summary['frames_processed']} of {summary['frames']} frames ({how})")
     table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
     stability = ", ".join(f"{k} {v:.1%}" for k, v in result.bone_variation.items())
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
@@ -292,7 +307,7 @@ def train(
     lr: Annotated[Optional[float], typer.Option("--lr", callback=learning_rate, help="Adam learning rate, greater than 0 and at most 1 (default: clip cnn 1e-3, lstm 2e-3; rep 3e-3).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed for the split, the initial weights and the shuffling.")] = 0,
     split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person or recording session, each data source on its own (needs subjects: the synthetic corpus, the real reps' recording dates, or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
-    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras, OUT.onnx and OUT.json (default: ./MODEL).", show_default=False)] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: clip 64, rep 16; paper 256).", show_default=False)] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="Clip CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
@@ -303,7 +318,7 @@ def train(
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
-    """Train a CNN or BiLSTM classifier; writes OUT.keras and its metadata OUT.json.
+    """Train a CNN or BiLSTM classifier; writes OUT.keras, its ONNX graph OUT.onnx and its metadata OUT.json.
 
     Early stopping keeps the best epoch; Ctrl-C (or SIGTERM) stops and saves the best so far. The calibration of
     P(good) and the good-vs-rest threshold (Youden's point) are fitted on the validation split (its real rows, if
@@ -318,8 +333,8 @@ def train(
     model = model.value
     output = Path(model) if output is None else output
     if output.is_dir() or not output.name:
-        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras and NAME.json)", output)
-    for path in model_paths(output):  # both files can be written, before the data is read and the model trained
+        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras, NAME.onnx and NAME.json)", output)
+    for path in model_paths(output):  # the files can be written, before the data is read and the model trained
         check_output_file(path)
     specs = list(data or [SYNTHETIC])
     for text in specs:
@@ -370,22 +385,22 @@ def train(
         )
 
     command_line = shlex.join(["squat", *sys.argv[1:]])
-    name = output.name.removesuffix(".keras").removesuffix(".json")
+    name = output.name.removesuffix(".keras").removesuffix(".json").removesuffix(".onnx")
     result = training.train(dataset, config, data_info=data_info, command=command_line, name=name, on_epoch=on_epoch)
 
     from squatcli.models import save_model
 
-    keras_path, json_path = save_model(result.model, result.metadata, output)
+    files = save_model(result.model, result.metadata, output)
     md = result.metadata
     tr = md["training"]
     if as_json:
-        print_json(md | {"files": [str(keras_path), str(json_path)]})
+        print_json(md | {"files": [str(f) for f in files]})
     else:
         from rich.table import Table
 
         v = md["validation"]
         table = Table(title=escape(f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters"), show_header=False, title_justify="left")
-        table.add_row("saved", escape(f"{keras_path}  {json_path}"))
+        table.add_row("saved", escape("  ".join(str(f) for f in files)))
         table.add_row("data", escape(f"{md['data']['source']} ({md['data']['fingerprint']}): {md['data']['n_train']} train / {md['data']['n_val']} val / {md['data']['n_test']} test, {md['data']['split']} split"))
         if tr.get("crossfit_folds"):
             table.add_row("epochs", f"{tr['epochs_run']} (fixed), and {tr['crossfit_folds']} cross-fitted models for calibration")
@@ -406,8 +421,33 @@ def train(
 
 
 @command
+def export(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Trained models (NAME, NAME.keras or NAME.json) or bundled names (default: every bundled model).", show_default=False)] = None,
+) -> None:
+    """Write each model's ONNX graph NAME.onnx, what assess and evaluate run, from its NAME.keras, and the
+    graph's sha256 into NAME.json.
+
+    For models trained before squatcli wrote ONNX graphs (`squat train` writes all three files), and to
+    regenerate the bundled ones. Needs TensorFlow; the graph must give Keras's probabilities to 1e-5.
+    """
+    from squatcli.modelfiles import bundled_names, check_keras, model_paths, read_metadata
+
+    targets = list(names or bundled_names())
+    for name in targets:  # every input can be read and every output written, before TensorFlow loads
+        files = model_paths(name)
+        check_keras(files, read_metadata(files.json))
+        check_output_file(files.onnx)
+        check_output_file(files.json)
+    from squatcli.models import export_model
+
+    for name in targets:
+        files = export_model(name)
+        err.print(f"wrote {escape(str(files.onnx))} and its sha256 in {escape(str(files.json))}", highlight=False)
+
+
+@command
 def evaluate(
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained NAME.keras. With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained model (NAME: its NAME.onnx and NAME.json). With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
     data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic', a folder in the paper's layout or a folder of real reps; repeat to mix (default: the data the model was trained on, where squatcli makes it itself: the synthetic corpus; other data the model says how to pass). Only rows the model never trained or validated on are scored: its test split, or the subjects and sessions it never saw.", show_default=False)] = None,
     whole: Annotated[bool, typer.Option("--whole", help="Score every row of --data, including what the model trained on.")] = False,
     cv: Annotated[bool, typer.Option("--cv", help="Cross-validate the training recipe by group instead: each recording session (real reps) or subject is held out once, the model trained on the rest; the honest figure for data a bundled model learned from.")] = False,
@@ -519,10 +559,10 @@ EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
 @command
 def assess(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False, readable=False)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to NAME.keras.")] = "cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to a trained model (NAME: its NAME.onnx and NAME.json).")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write the (single) input video with skeleton, rep cues and verdict drawn on it.", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second during reps and the first 0.5 s, 10 while standing; 1: every frame).", show_default=False)] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
 ) -> None:
     """Assess squat form: a verdict at the model's threshold with class probabilities, a verdict per rep, and
@@ -549,6 +589,7 @@ def assess(
             if as_json:
                 print_json(failure(paths[0], e), compact=True)
             raise
+    startup_s = process_seconds()  # Python's start and the imports so far
     errors = check_inputs(paths, model, as_json)  # before any model loads: a typo answers at once
     t = time.perf_counter()
     cache: dict = {}
@@ -565,7 +606,10 @@ def assess(
             if annotate is not None:
                 write_annotation(result, annotate)
             if as_json:
-                print_json(result.to_dict() | {"model_load_s": round(load_s, 3)}, compact=True)
+                obj = result.to_dict()
+                obj["timings"] |= {"startup_s": round(startup_s, 3),
+                                   "model_load_s": round(load_s + result.seconds["model_load_s"], 3)}  # fmt: skip
+                print_json(obj | {"model_load_s": round(load_s, 3)}, compact=True)
             else:
                 render_assessment(result)
             results.append((path, result, None))
@@ -584,7 +628,7 @@ def assess(
             render_batch_summary(results)
         if cache:
             err.print(f"[dim]model {escape(', '.join(cache))} loaded in {load_s:.1f} s; "
-                      f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
+                      f"{process_seconds():.1f} s since start[/]", highlight=False)  # fmt: skip
     if any(error is not None for _, _, error in results):
         raise typer.Exit(1)
 

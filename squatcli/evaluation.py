@@ -64,7 +64,7 @@ def model_for(name: str, data_spec: str | list[str] | None) -> str:
     specs = [data_spec] if isinstance(data_spec, str) else list(data_spec)
     for candidate in BUNDLED[name]:
         try:
-            inputs = spec_of(read_metadata(model_paths(candidate)[1]))
+            inputs = spec_of(read_metadata(model_paths(candidate).json))
         except SquatError:  # not bundled here: the next one, or `name` itself to say why
             continue
         if not any(unreadable(s, inputs) for s in specs):
@@ -92,7 +92,7 @@ def evaluate_models(
     plans = []
     for name in names:
         chosen = model_for(name, given)
-        metadata = check_model(chosen)[2]
+        metadata = check_model(chosen)[1]
         plans.append((chosen, given or training_data(metadata, str(metadata.get("name") or chosen))))
     for spec in given or []:
         check_data_spec(spec)

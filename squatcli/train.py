@@ -403,7 +403,7 @@ def _make_batches(x: dict[str, np.ndarray], y: np.ndarray, w: np.ndarray, batch_
 
 
 def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], None] | None, by_loss: bool):
-    import keras  # train() has imported squatcli.models first, which quiets TensorFlow
+    import keras  # train() has called models.import_keras first, which quiets TensorFlow
 
     class Monitor(keras.callbacks.Callback):
         """Early stopping keeping the best weights: on validation accuracy (ties: lower loss), or with `by_loss`
@@ -501,9 +501,9 @@ def train(
     val, test) overrides the split (cross-validation). Ctrl-C (KeyboardInterrupt) during fitting stops training
     and keeps the best epoch so far; if no epoch has finished, the KeyboardInterrupt propagates.
     """
-    from squatcli import models  # first: it quiets TensorFlow's logging before TensorFlow is imported
+    from squatcli import models
 
-    import keras
+    keras = models.import_keras()  # first: it quiets TensorFlow's logging
     import tensorflow as tf
 
     cfg = config.resolved()
@@ -672,8 +672,7 @@ def _fit(
     `cfg.epochs` and kept as it ends."""
     from squatcli import models
 
-    import keras
-
+    keras = models.import_keras()
     spec = cfg.inputs
     rep = spec.window == "rep"
     keras.utils.set_random_seed(cfg.seed)
