@@ -128,7 +128,7 @@ def fill(disk: Path) -> Path:
 
 @pytest.mark.parametrize("check", ["every write", "the final file"])
 def test_an_annotation_that_does_not_fit_is_refused_and_removed(tmp_path, small_disk, monkeypatch, check):
-    from squatcli import annotate
+    from squatcli.report import overlay as annotate
 
     fake_pose(monkeypatch)
     if check == "the final file":  # without the check after each frame, reading the result back catches it
