@@ -174,11 +174,11 @@ def main() -> None:
                       f"{f['specificity']:.3f}), knees in {f['knees_in_recall']:.2f}, shallow {f['shallow_recall']:.2f}, "
                       f"ECE {f['ece']:.3f}", flush=True)  # fmt: skip
         if args.out:
-            from squatcli import render
+            from squatcli.report import figures as render
 
             reports = {name: cv["report"] for name, cv in results.items()}
-            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps, held-out dates")
-            render.reliability_figure(reports, args.out / "real-cv-reliability.png")
+            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps, held-out dates", rows="reps")
+            render.reliability_figure(reports, args.out / "real-cv-reliability.png", rows="reps")
             for name, cv in results.items():
                 render.confusion_figure(cv["report"].confusion_normalised, args.out / f"real-cv-confusion-{name}.png",
                                         f"{name}: held-out dates, {cv['reps']} reps", cv["classes"])  # fmt: skip

@@ -473,20 +473,12 @@ def train(
     err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} rows ({spec.describe()}), "
               f"{split_kind} split, seed {seed}", highlight=False)  # fmt: skip
 
-    def on_epoch(e) -> None:
-        star = "[green]*[/]" if e.improved else " "
-        left = min(e.epochs - e.epoch, max(0, config.patience - (e.epoch - e.best_epoch)))
-        eta = left * e.elapsed / e.epoch
-        err.print(
-            f"epoch {e.epoch:>3}/{e.epochs}  loss {e.loss:.3f} acc {e.accuracy:.3f}  |  val loss {e.val_loss:.3f} "
-            f"acc {e.val_accuracy:.3f} {star} best {e.best_val_accuracy:.3f} @{e.best_epoch}  |  {e.seconds:.1f} s  "
-            f"total {e.elapsed:.0f} s  patience {left} (~{eta:.0f} s)",
-            highlight=False,
-        )
+    from squatcli.report.tables import print_epoch, print_training
 
     command_line = shlex.join(["squat", *sys.argv[1:]])
     name = output.name.removesuffix(".keras").removesuffix(".json")
-    result = training.train(dataset, config, data_info=data_info, command=command_line, name=name, on_epoch=on_epoch)
+    result = training.train(dataset, config, data_info=data_info, command=command_line, name=name,
+                            on_epoch=lambda e: print_epoch(e, config.patience))  # fmt: skip
 
     from squatcli.models import save_model
 
@@ -495,8 +487,6 @@ def train(
     if as_json:
         print_json(md | {"files": [str(keras_path), str(json_path)]})
     else:
-        from squatcli.report.tables import print_training
-
         print_training(md, keras_path, json_path)
     if result.interrupted:
         tr = md["training"]

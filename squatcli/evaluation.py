@@ -186,7 +186,9 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
             notes.append("not the data this model was trained on: every row scored")
     subset, y = _in_model_classes(subset, clf.classes, notes)
     report = metrics.evaluate(y, clf.predict(subset.inputs), threshold=clf.threshold, classes=clf.classes)
-    return Evaluation(clf.name, clf, report, scope, source, notes, rows_of(clf.inputs))
+    from squatcli.modelfiles import spec_of
+
+    return Evaluation(clf.name, clf, report, scope, source, notes, rows_of(spec_of(clf.metadata)))
 
 
 def rows_of(inputs: Any) -> str:

@@ -544,7 +544,7 @@ def test_a_minute_of_standing_still_counts_no_rep(tmp_path):
     assert whole["whole_clip"] and not whole["partial"] and whole["judged"] and (whole["start_s"], whole["end_s"]) == (0, 59.967)
     assert "no complete rep found: the whole clip was judged as one rep" in obj["notes"]
     code, stdout, _ = run("assess", path)
-    assert code == 0 and "0 rep(s)" in stdout and "whole clip" in stdout
+    assert code == 0 and "0 reps" in stdout and "whole clip" in stdout
 
 
 # ---- 21: every input and output checked before anything heavy loads --------------------------------------------------

@@ -27,14 +27,16 @@ FRONT, SIDE = 0.0, 90.0
 
 
 def assessment(view: float | None = None, fault: str | None = None, values: dict | None = None,
-               classes: tuple[str, ...] = REP_CLASSES, p_good: float = 0.1, extra: dict | None = None) -> Assessment:
+               classes: tuple[str, ...] = REP_CLASSES, p_good: float = 0.1, extra: dict | None = None,
+               window: str = "rep") -> Assessment:  # fmt: skip
     """An Assessment of a 3-rep stick-figure squat as a rep model would give it: every rep `fault` (None: good),
     seen from a camera at yaw `view` (None: 3D), with the rep measurements `values` set. `extra`: other classes'
-    probabilities."""
+    probabilities. `window` "clip": as a clip model would, one window over the clip."""
     joints = squat_clip(n_reps=3)
     report = R.measure_reps(joints, view=view)
     for m in report.reps:
         m.values.update({k: None if k in R.view_hides(view) else v for k, v in (values or {}).items()})
+        m.out_of_range, m.cues = R._judge(m)  # as measure_reps judges them
     probs = np.full(len(classes), 0.02)
     probs[classes.index("good")] = p_good if fault else 0.9
     if fault:
@@ -44,6 +46,9 @@ def assessment(view: float | None = None, fault: str | None = None, values: dict
     probs /= probs.sum()
     n = len(report.reps)
     motion = Motion(Path("squat.npz"), "joints", np.zeros((len(joints), 171)), joints, view=view)
+    if window == "clip":
+        return Assessment(motion, "cnn", 0.5, np.array([[0, len(joints) - 1]]), probs[None], classes, "clip",
+                          "test inputs", report)  # fmt: skip
     spans = np.array([[m.rep.start, m.rep.end] for m in report.reps])
     return Assessment(motion, "cnn", 0.5, spans, np.tile(probs, (n, 1)), classes, "rep", "test inputs", report,
                       list(range(n)))  # fmt: skip
@@ -152,6 +157,18 @@ def test_filming_advice_when_the_view_or_framing_limits_the_judgement():
     a = assessment(view=SIDE)
     a.to_dict = lambda original=a.to_dict: original() | {"pose": {"legs_seen": 0.7}}
     assert "the legs were out of the picture or hidden in 30% of the frames" in build(a).advice
+
+
+def test_a_clip_model_accounts_for_the_reps_by_the_clips_verdict(capsys, monkeypatch):
+    story = build(assessment(fault="knees_in", values={"knee_ankle_width_ratio": 0.5, "max_trunk_lean": 56.0},
+                             window="clip"))  # fmt: skip
+    assert story.judged_by == "windows" and not any(r.judged for r in story.reps)
+    assert story.evidence[0].reps == (0, 1, 2) and "outside its range" in story.evidence[0].account
+    knees, lean = sorted(story.accounts, key=lambda a: a.metric != "knee_ankle_width_ratio")
+    assert knees.explained and knees.text == "the model names knees caving in for the clip"
+    assert not lean.explained and lean.text.startswith("the model judged the clip as a whole (leaning too far forward")
+    said = words(terminal_text(story, capsys, monkeypatch))
+    assert said.count("0.50, 0.50, 0.50") == 1 and "verdict" not in said.split("3 reps")[1].split("depth")[0]
 
 
 def test_the_report_is_plain_data_a_worker_process_can_return():
@@ -273,3 +290,19 @@ def test_a_failed_report_leaves_no_file(tmp_path):
     refused = CliRunner().invoke(app, ["assess", "--example", "--report", str(tmp_path / "folder.html")])
     assert refused.exit_code == 1 and "is a folder; give a file name" in refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.html"]
+
+
+def test_evaluation_figures_name_what_was_scored(tmp_path):
+    import matplotlib
+
+    from squatcli import metrics
+    from squatcli.report.figures import reliability_figure, roc_figure
+
+    y = np.array([0, 0, 1, 2, 0, 1])
+    probs = np.array([[0.8, 0.1, 0.1], [0.6, 0.2, 0.2], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6], [0.4, 0.3, 0.3], [0.5, 0.4, 0.1]])
+    report = metrics.evaluate(y, probs, threshold=0.5, classes=("good", "knees_in", "shallow"))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        roc = roc_figure({"cnn": report}, tmp_path / "roc.svg", rows="reps").read_text()
+        reliability = reliability_figure({"cnn": report}, tmp_path / "rel.svg", rows="reps").read_text()
+    assert "faulty reps called good" in roc and "good reps called good" in roc and "clips" not in roc
+    assert "observed share of good reps" in reliability and "6 reps" in reliability

@@ -80,18 +80,18 @@ def range_text(name: str) -> str:
     return " and ".join(f"{sign} {m.text(bound)}" for sign, bound in (("≥", r.low), ("≤", r.high)) if bound is not None)
 
 
-def in_range(name: str, value: float | None) -> bool | None:
-    """Whether a value lies within its measurement's documented range (None: not measured, or no range)."""
-    r = R.RANGE_BY_METRIC.get(name)
-    if value is None or r is None:
-        return None
-    return (r.low is None or value >= r.low) and (r.high is None or value <= r.high)
-
-
 def fault_joints(fault: str | None) -> tuple[str, ...]:
     """The joints whose measurements show a fault (none for good or None)."""
     names = [j for m in R.FAULT_MEASURES.get(fault or "", ()) for j in METRIC_JOINTS.get(m, ())]
     return tuple(dict.fromkeys(names))
+
+
+def rep_joints(rep: "RepLine") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A rep's joints to draw in colour: those of its named fault (red), and those of its other measurements
+    outside their range (amber)."""
+    red = fault_joints(rep.fault)
+    amber = tuple(dict.fromkeys(j for m in rep.out_of_range for j in METRIC_JOINTS.get(m, ()) if j not in red))
+    return red, amber
 
 
 def fault_name(key: str) -> str:
@@ -132,7 +132,7 @@ class RepLine:
     fault: str | None
     probabilities: dict[str, float] | None
     values: dict[str, float | None]
-    out_of_range: tuple[str, ...]  # measurements with a range that this rep's values leave (bottom in view only)
+    out_of_range: tuple[str, ...]  # measurements outside their range (reps.py judges reps whose bottom is in view)
     partial: bool = False
 
 
@@ -260,7 +260,7 @@ def build(assessment: Any) -> Report:
     classes = tuple(data["classes"])
     yaw = motion.view
     view = _view(yaw, classes)
-    lines = _rep_lines(data, len(motion.features))
+    lines = _rep_lines(data)
     main = data["main_fault"]
     probs = [Probability(k, float(p), k not in view.unjudged) for k, p in data["probabilities"].items()]
     probs.sort(key=lambda c: (not c.judged, -c.p))
@@ -292,14 +292,13 @@ def _view(yaw: float | None, classes: tuple[str, ...]) -> View:
                 tuple(k for k in classes if k in unseen), tuple(k for k in known if k not in classes))  # fmt: skip
 
 
-def _rep_lines(data: dict, frames: int) -> list[RepLine]:
+def _rep_lines(data: dict) -> list[RepLine]:
     if not data["reps"]:
         return []
     lines = []
     for k, r in enumerate(data["reps"]["reps"]):
         values = {name: r.get(name) for name in R.MEASUREMENTS}
-        seen = R.rep_seen(R.Rep(r["start"], r["bottom"], r["end"], r["partial"], r["whole_clip"]), frames)
-        out = tuple(m for m in TABLE_METRICS if seen and in_range(m, values.get(m)) is False)
+        out = tuple(r["out_of_range"])
         label = "whole clip" if r["whole_clip"] else f"{k + 1}{' (cut)' if r['partial'] else ''}"
         lines.append(RepLine(k, label, r["start_s"], r["end_s"], round(r["bottom"] / FPS, 3), r["bottom"],
                              bool(r.get("judged")), r.get("verdict"), r.get("main_fault"), r.get("probabilities"),
@@ -326,7 +325,7 @@ def _evidence_account(fault: str, metrics: list[str], reps: list[RepLine]) -> st
     if not reps:
         return "the model read the motion as a whole; no rep was measured"
     if not metrics:
-        wanted = " or ".join(metric(m).label for m in R.FAULT_MEASURES.get(fault, ())) or "no measurement"
+        wanted = listed([metric(m).label for m in R.FAULT_MEASURES.get(fault, ())], "or") or "no measurement"
         return f"not measured ({wanted}): the model's call alone"
     ranged = next((m for m in metrics if m in R.RANGE_BY_METRIC), None)
     if ranged is None:
@@ -355,22 +354,29 @@ def _accounts(lines: list[RepLine], main: str | None, classes: tuple[str, ...], 
     for r in lines:
         for m in r.out_of_range:
             text, cue = _account(m, r, classes, data)
-            explained = r.fault in [f for f, ms in R.FAULT_MEASURES.items() if m in ms]
+            explained = (r.fault if r.judged else main) in _shows(m)
             groups.setdefault((m, text, "" if cue == main_cue else cue, explained), []).append(r)
     return [Account(m, tuple(r.index for r in rs), tuple(float(r.values[m]) for r in rs), text, cue, explained)
             for (m, text, cue, explained), rs in groups.items()]  # fmt: skip
 
 
+def _shows(name: str) -> list[str]:
+    """The faults a measurement shows (reps.FAULT_MEASURES)."""
+    return [f for f, ms in R.FAULT_MEASURES.items() if name in ms]
+
+
 def _account(name: str, rep: RepLine, classes: tuple[str, ...], data: dict) -> tuple[str, str]:
-    """(the verdict's account of one out-of-range measurement of a rep, the range's cue)."""
+    """(the verdict's account of one out-of-range measurement of a rep, the range's cue). A rep the model did not
+    judge by itself (clip models) is accounted for by the clip's verdict."""
     cue = R.RANGE_BY_METRIC[name].cue
-    shows = [f for f, ms in R.FAULT_MEASURES.items() if name in ms]
+    shows = _shows(name)
     judged = [f for f in shows if f in classes]
     probs = rep.probabilities if rep.judged else data["probabilities"]
-    if rep.fault in shows:
-        return f"the model names {fault_name(rep.fault)} for it", cue
+    named = rep.fault if rep.judged else data["main_fault"]
+    if named in shows:
+        return f"the model names {fault_name(named)} for {'it' if rep.judged else 'the clip'}", cue
     if not judged:
-        names = " or ".join(fault_name(f) for f in shows) or "this fault"
+        names = listed([fault_name(f) for f in shows], "or") or "this fault"
         return f"not judged by the model: {names} is not among what it learned", cue
     best = max(judged, key=lambda f: probs.get(f, 0.0))
     chance = f"{fault_name(best)} {probs.get(best, 0.0):.0%}"
@@ -390,7 +396,7 @@ def good_cue(lines: list[RepLine], view: View) -> str:
     """The cue of a GOOD FORM verdict, naming only what was measured in every rep and found in its range."""
     seen = [r for r in lines if not r.partial] or lines
     right = [name for name, ms in GOOD_ASPECTS
-             if seen and all(in_range(m, r.values.get(m)) for m in ms for r in seen)]  # fmt: skip
+             if seen and all(r.values.get(m) is not None and m not in r.out_of_range for m in ms for r in seen)]  # fmt: skip
     if not right:
         return "Keep it up."
     return f"Keep it up: {listed(right)} {'looks' if len(right) == 1 else 'look'} right."
@@ -443,8 +449,7 @@ def _stills(lines: list[RepLine], video: VideoTrack | None, motion: Any, rep_rep
     the frontal plane)."""
     out = []
     for r in lines:
-        red = fault_joints(r.fault)
-        amber = tuple(dict.fromkeys(j for m in r.out_of_range for j in METRIC_JOINTS.get(m, ()) if j not in red))
+        red, amber = rep_joints(r)
         caption = f"rep {r.label} at {r.bottom_s:.1f} s"
         if video is not None:
             frame = video.frame_at(r.bottom_s)

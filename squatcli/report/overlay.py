@@ -18,11 +18,11 @@ import numpy as np
 
 from squatcli.datasets import atomic_output
 from squatcli.errors import SquatError
-from squatcli.report.model import TABLE_METRICS, Report, RepLine, Still, fault_joints, metric
+from squatcli.report.model import TABLE_METRICS, Report, RepLine, Still, metric, rep_joints
 from squatcli.skeleton import BONES, J, squat_class
 from squatcli.video import read_frames
 
-GREEN, RED, WHITE, AMBER, BLACK, BONE = (80, 200, 80), (50, 50, 230), (255, 255, 255), (0, 180, 255), (0, 0, 0), (0, 215, 255)  # BGR
+GREEN, RED, WHITE, AMBER, BONE = (80, 200, 80), (50, 50, 230), (255, 255, 255), (0, 140, 255), (255, 200, 40)  # BGR
 PAPER, INK = (245, 245, 245), (110, 70, 30)  # a stick figure's background and lines
 _BONE_INDEX = [(J[a], J[b]) for a, b in BONES]
 ASCII = {"°": " deg", "≥": ">=", "≤": "<="}  # OpenCV's fonts are ASCII
@@ -130,9 +130,8 @@ def write_video(report: Report, out_path: str | Path, progress: Callable[[int, i
                 if rep is None:
                     draw_frame(frame, xy, banner, report.good, [], [])
                 else:
-                    still = next((s for s in report.stills if s.rep == rep.index), None)
                     draw_frame(frame, xy, banner, report.good, rep_lines(rep, total), rep_cues(report, rep),
-                               fault_joints(rep.fault), still.warn_joints if still else ())  # fmt: skip
+                               *rep_joints(rep))  # fmt: skip
                 writer.write(frame)
                 require_room(tmp)
                 written += 1

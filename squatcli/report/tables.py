@@ -9,7 +9,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from squatcli.report.terminal import show
+from squatcli.report.terminal import err, show
 
 
 def print_extraction(result: Any, summary: dict, video: Path, output: Path) -> None:
@@ -46,6 +46,17 @@ def print_corpus(rows: list[dict], output: Path, seed: int, seconds: float) -> N
     size = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
     table.caption = escape(f"{len(rows)} clips, {size / 1e6:.0f} MB; read it with `squat train --data {output}`")
     show(table)
+
+
+def print_epoch(e: Any, patience: int) -> None:
+    """One finished epoch of `squat train` (a train.EpochLog) on stderr: losses, accuracies, the best so far, time
+    and the patience left."""
+    star = "[green]*[/]" if e.improved else " "
+    left = min(e.epochs - e.epoch, max(0, patience - (e.epoch - e.best_epoch)))
+    eta = left * e.elapsed / e.epoch
+    err.print(f"epoch {e.epoch:>3}/{e.epochs}  loss {e.loss:.3f} acc {e.accuracy:.3f}  |  val loss {e.val_loss:.3f} "
+              f"acc {e.val_accuracy:.3f} {star} best {e.best_val_accuracy:.3f} @{e.best_epoch}  |  {e.seconds:.1f} s  "
+              f"total {e.elapsed:.0f} s  patience {left} (~{eta:.0f} s)", highlight=False)  # fmt: skip
 
 
 def print_training(md: dict, keras_path: Path, json_path: Path) -> None:
