@@ -28,7 +28,7 @@ from squatcli import interrupts
 from squatcli.datasets import AUTO_SPLIT, SPLITS, check_data_spec
 from squatcli.errors import SquatError, StdoutError
 from squatcli.files import check_output_file, check_output_folder, require_input_file
-from squatcli.report.terminal import err, out
+from squatcli.report.console import err, out
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
 
@@ -230,7 +230,7 @@ def assess(
     if any(error is None for error in errors):  # the first model an input may need, loaded before any work
         load_first_model(model, cache, paths, errors, as_json)
     load_s = time.perf_counter() - t
-    from squatcli.report import build
+    from squatcli.report.model import build
     from squatcli.report.terminal import print_assessment, print_batch_summary
 
     results = []

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from squatcli import reps as R
 from squatcli.assess import Assessment, Motion
 from squatcli.cli import EXAMPLE_CLIP, app
-from squatcli.report import build, terminal
+from squatcli.report import terminal
 from squatcli.report.html import page
-from squatcli.report.model import GOOD_ASPECTS, fault_joints, metric, range_text
+from squatcli.report.model import GOOD_ASPECTS, build, fault_joints, metric, range_text
 from squatcli.report.overlay import draw_skeleton, label, rep_lines
 from squatcli.skeleton import J
 
@@ -55,7 +55,7 @@ def assessment(view: float | None = None, fault: str | None = None, values: dict
 
 
 def terminal_text(report, capsys, monkeypatch, width: int = 80) -> str:
-    monkeypatch.setattr(terminal.out, "width", width)
+    monkeypatch.setenv("COLUMNS", str(width))  # read by rich at each print
     terminal.print_assessment(report)
     return capsys.readouterr().out
 

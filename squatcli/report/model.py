@@ -99,6 +99,17 @@ def fault_name(key: str) -> str:
     return squat_class(key).name.lower()
 
 
+# ASCII stand-ins for the symbols the views use: for terminals that cannot show UTF-8, and OpenCV's fonts.
+ASCII = {"°": " deg", "≥": ">=", "≤": "<=", "█": "#", "→": "->", "…": "..."}
+
+
+def ascii_text(text: str) -> str:
+    """`text` with its symbols spelled in ASCII."""
+    for fancy, plain in ASCII.items():
+        text = text.replace(fancy, plain)
+    return text
+
+
 def listed(words: list[str] | tuple[str, ...], last: str = "and") -> str:
     """ "a", "a and b", "a, b and c" (`last` the word before the last)."""
     words = list(words)

@@ -18,23 +18,13 @@ import numpy as np
 
 from squatcli.datasets import atomic_output
 from squatcli.errors import SquatError
-from squatcli.report.model import TABLE_METRICS, Report, RepLine, Still, metric, rep_joints
+from squatcli.report.model import TABLE_METRICS, Report, RepLine, Still, ascii_text, metric, rep_joints  # OpenCV's fonts are ASCII
 from squatcli.skeleton import BONES, J, squat_class
 from squatcli.video import read_frames
 
 GREEN, RED, WHITE, AMBER, BONE = (80, 200, 80), (50, 50, 230), (255, 255, 255), (0, 140, 255), (255, 200, 40)  # BGR
 PAPER, INK = (245, 245, 245), (110, 70, 30)  # a stick figure's background and lines
 _BONE_INDEX = [(J[a], J[b]) for a, b in BONES]
-ASCII = {"°": " deg", "≥": ">=", "≤": "<="}  # OpenCV's fonts are ASCII
-
-
-def ascii_text(text: str) -> str:
-    """`text` with the symbols OpenCV's fonts lack spelled out."""
-    for fancy, plain in ASCII.items():
-        text = text.replace(fancy, plain)
-    return text
-
-
 def rep_lines(rep: RepLine, total: int) -> list[str]:
     """What the video says of the rep on screen: its number and verdict, then its measured values (those outside
     their range marked "!"); nothing for a value that was not measured."""

@@ -9,7 +9,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from squatcli.report.terminal import err, show
+from squatcli.report.console import err, show
 
 
 def print_extraction(result: Any, summary: dict, video: Path, output: Path) -> None:
