@@ -568,7 +568,15 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets "?", not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt as caught:  # a signal while Typer builds the commands, before any runs
+        sys.exit(stopped(caught).exit_code)
+    except SystemExit as done:  # Typer ends a signal outside a command (while it parses) with a silent exit 130
+        caught = getattr(done.__context__, "__cause__", None)
+        if isinstance(caught, KeyboardInterrupt):
+            sys.exit(stopped(caught).exit_code)
+        raise
 
 
 if __name__ == "__main__":

@@ -145,3 +145,21 @@ def test_help_is_wrapped_by_the_terminal_and_shows_examples():
         assert "<bool>" not in text and "Examples:" in text and f"squat {name}" in text.split("Examples:")[1], name
     text = Runner().invoke(app, ["assess", "--help"], env={"COLUMNS": "200"}).stdout
     assert "Rep models judge each rep the input shows (time-normalised, so tempo does not matter); clip models" in text
+
+
+@pytest.mark.parametrize("signal_error, code, said", [(KeyboardInterrupt, 130, "interrupted"), ("Terminated", 143, "terminated")])
+def test_a_signal_while_typer_parses_is_reported_like_one_in_a_command(monkeypatch, capsys, signal_error, code, said):
+    """Typer ends a KeyboardInterrupt outside a command with a silent exit 130 (seen under load: Ctrl-C at start-up)."""
+    from squatcli import cli, interrupts
+
+    error = interrupts.Terminated if signal_error == "Terminated" else signal_error
+
+    def interrupted(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(interrupts, "install", lambda: None)  # this test process keeps its own handlers
+    monkeypatch.setattr(cli.Group, "make_context", interrupted)
+    monkeypatch.setattr(sys, "argv", ["squat", "assess", "--example"])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == code and capsys.readouterr().err.strip() == said

@@ -107,10 +107,10 @@ def _reps(r: Report, stills: list[bytes]) -> str:
                       f"<figcaption>{escape(s.caption)}</figcaption></figure>"
                       for s, data in zip(r.stills, stills) if data)  # fmt: skip
     count = f"{r.rep_count} rep{'s' if r.rep_count != 1 else ''}" + (f" + {r.partial_count} partial" if r.partial_count else "")
+    cut = "; (cut): a rep the clip starts or ends inside" if r.partial_count else ""
     return (f"<section><h2>{count}</h2><table><tr><th>rep</th><th class=\"n\">time (s)</th><th>verdict</th>{head}</tr>"
-            f"{''.join(body)}</table><p class=\"legend\">! outside its coaching range; (cut): a rep the clip starts or "
-            f"ends inside. The deepest point of each rep, joints at fault in red, outside a range in amber:</p>"
-            f"<div class=\"stills\">{figures}</div></section>")  # fmt: skip
+            f"{''.join(body)}</table><p class=\"legend\">! outside its coaching range{cut}. The deepest point of each "
+            f"rep, joints at fault in red, outside a range in amber:</p><div class=\"stills\">{figures}</div></section>")  # fmt: skip
 
 
 def _probabilities(r: Report) -> str:
