@@ -239,11 +239,11 @@ def main() -> None:
                       f"it: NEEDS WORK {f['needs_work']:.2f} (target 0.85: {mark(f['needs_work'] >= 0.85)}), main fault "
                       f"{key} {f['right_fault']:.2f} (target 0.70: {mark(f['right_fault'] >= 0.70)})", flush=True)  # fmt: skip
         if args.out:
-            from squatcli import render
+            from squatcli.report import figures as render
 
             reports = {name: cv["report"] for name, cv in results.items()}
-            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps as one camera sees them, held-out dates")
-            render.reliability_figure(reports, args.out / "real-cv-reliability.png")
+            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps as one camera sees them, held-out dates", rows="reps")
+            render.reliability_figure(reports, args.out / "real-cv-reliability.png", rows="reps")
             for name, cv in results.items():
                 render.confusion_figure(cv["report"].confusion_normalised, args.out / f"real-cv-confusion-{name}.png",
                                         f"{name}: held-out dates, {cv['rows']} reps as seen", cv["report"].classes)  # fmt: skip

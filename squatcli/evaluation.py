@@ -29,6 +29,7 @@ class Evaluation:
     scope: str  # "test split" or "whole dataset"
     source: str
     notes: list[str] = field(default_factory=list)
+    rows: str = "rows"  # what a row is, in words: "reps" (rep models) or "clips" (clip models)
 
     def to_dict(self, with_roc: bool = False) -> dict[str, Any]:
         md = {} if self.classifier is None else self.classifier.metadata
@@ -185,7 +186,14 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
             notes.append("not the data this model was trained on: every row scored")
     subset, y = _in_model_classes(subset, clf.classes, notes)
     report = metrics.evaluate(y, predict(clf, subset), threshold=clf.threshold, classes=clf.classes)
-    return Evaluation(clf.name, clf, report, scope, source, notes)
+    from squatcli.modelfiles import spec_of
+
+    return Evaluation(clf.name, clf, report, scope, source, notes, rows_of(spec_of(clf.metadata)))
+
+
+def rows_of(inputs: Any) -> str:
+    """What a model's rows are, in words, for tables and figures: "reps" or "clips" (an inputs.InputSpec)."""
+    return "reps" if inputs.window == "rep" else "clips"
 
 
 def ranges_for(data: Dataset, classes: tuple[str, ...]) -> np.ndarray | None:
@@ -252,6 +260,16 @@ class CrossValidation:
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
                 **self.report.to_dict(with_roc=True)}  # fmt: skip
+
+
+def cross_validation_evaluation(result: CrossValidation, config: Any, source: str) -> Evaluation:
+    """A cross-validation of a recipe (train.TrainConfig) as an Evaluation, for the tables and figures of
+    `squat evaluate --cv`: named by model and inputs, one note per fold."""
+    spec = config.inputs
+    name = f"{config.model} ({spec.window} inputs{', feet' if spec.feet else ''})"
+    notes = [f"held out: {', '.join(f['held_out'])} ({f['n']} rows, threshold {f['threshold']:.2f})" for f in result.folds]
+    return Evaluation(name, None, result.report, f"cross-validation, {len(result.folds)} folds by group", source, notes,
+                      rows_of(spec))  # fmt: skip
 
 
 def cross_validate(

@@ -306,6 +306,38 @@ class TrainConfig:
                            pick(self.crossfit, "crossfit"))  # fmt: skip
 
 
+def input_spec(choice: str, specs: Sequence[str], paper: bool = False) -> InputSpec:
+    """What a model reads for `--inputs CHOICE` (INPUT_CHOICES): "auto" is `default_inputs` of the data, or the
+    paper's clip windows under `paper`."""
+    choice = "clip" if paper and choice == "auto" else choice
+    return INPUT_CHOICES[default_inputs(specs) if choice == "auto" else choice]()
+
+
+def config_from_options(
+    model: str,
+    inputs: InputSpec,
+    paper: bool = False,
+    width: int | None = None,
+    depth: int | None = None,
+    downsample: int | None = None,
+    **options: Any,
+) -> TrainConfig:
+    """The resolved TrainConfig of `squat train`'s options: the paper's recipe (TRAIN_PAPER) and architecture
+    under `paper`, each option that is given (not None) overriding it, the defaults for the rest. `options` are
+    TrainConfig's other fields (epochs, batch_size, lr, patience, seed, split, augment, synthetic_weight)."""
+    recipe = TRAIN_PAPER[model] if paper else {}
+    arch: dict[str, Any] = {}
+    if paper:
+        from squatcli import models
+
+        arch = dict(models.CNN_PAPER if model == "cnn" else models.LSTM_PAPER)
+    for key, value in (("width" if model == "cnn" else "units", width), ("depth", depth), ("downsample", downsample)):
+        if value is not None:
+            arch[key] = value
+    given = {k: v for k, v in options.items() if v is not None}
+    return TrainConfig(model=model, arch=arch, inputs=inputs, **(recipe | given)).resolved()
+
+
 @dataclass
 class EpochLog:
     """One finished epoch, as reported to the progress callback."""

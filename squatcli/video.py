@@ -98,6 +98,29 @@ def read_frames(path: str | Path, stride: int | Callable[[int], bool] = 1) -> It
         raise SquatError("no frame could be decoded (corrupt or unsupported video)", info.path)
 
 
+def frames_at(path: str | Path, indices: set[int] | list[int]) -> dict[int, np.ndarray]:
+    """The RGB frames at these indices, read in one pass over the video (the others are grabbed, not converted):
+    a report's stills, read again after pose rather than kept, so memory holds only these frames."""
+    import cv2
+
+    wanted = {int(i) for i in indices}
+    found: dict[int, np.ndarray] = {}
+    if not wanted:
+        return found
+    cap = open_video(require_input_file(path, "video"))
+    try:
+        for index in range(max(wanted) + 1):
+            if not cap.grab():
+                break
+            if index in wanted:
+                ok, frame = cap.retrieve()
+                if ok:
+                    found[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+    return found
+
+
 def require_duration(frames_at_30fps: int, path: str | Path) -> None:
     """Refuse a clip under MIN_SECONDS (counted in frames at 30 fps, whatever the input's own rate)."""
     if frames_at_30fps < round(MIN_SECONDS * FPS):

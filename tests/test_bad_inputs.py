@@ -600,7 +600,7 @@ def test_ascii_stdout_gets_ascii_tables_not_a_crash(tmp_path):
     done = squat("assess", EXAMPLE_CLIP, clip, env={"PYTHONIOENCODING": "ascii"})
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stdout.count("NEEDS WORK: knees caving in") == 4
-    assert re.search(r"\| Knees caving in +\| +[0-9.]+% \| #{3,} ", done.stdout)  # the probability bar, in ASCII
+    assert "\nKnees caving in " in done.stdout and re.search(r"#{3,}", done.stdout)  # the probability bar, in ASCII
     assert "deg" in done.stdout and "+-----" in done.stdout and "caf?" in done.stdout  # "knee deg", ASCII boxes
     done.stdout.encode("ascii")  # nothing but ASCII
 

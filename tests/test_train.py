@@ -264,3 +264,13 @@ def test_train_usage_errors_exit_2_and_help_lists_the_choices(tmp_path):
     out_option = [line for line in CliRunner().invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"}).stdout.splitlines()
                   if "│ --out" in line]  # fmt: skip
     assert len(out_option) == 1 and " -o " in out_option[0]  # -o is an alias of --out, as in train
+
+
+def test_config_from_options_starts_from_the_paper_and_lets_given_options_override_it():
+    spec = T.input_spec("auto", ["synthetic"], paper=True)
+    assert spec.window == "clip" and T.input_spec("rep-nofeet", ["synthetic"]).feet is False
+    lstm = T.config_from_options("lstm", spec, paper=True, width=64, lr=5e-4, epochs=None, seed=3)
+    assert (lstm.epochs, lstm.batch_size, lstm.lr, lstm.patience, lstm.seed) == (250, 128, 5e-4, 50, 3)
+    assert lstm.arch["units"] == 64 and lstm.arch["downsample"] == 1  # the paper's LSTM, narrower
+    cnn = T.config_from_options("cnn", spec, depth=3)
+    assert cnn.epochs == T.TRAIN_DEFAULTS["cnn"]["epochs"] and cnn.arch == {"depth": 3}
