@@ -12,6 +12,10 @@ camera sees them, in 3D, and on the shared real videos.
    balanced accuracy at each fold's stored threshold, the expected calibration error of P(good), and recall of
    the real faults (of the verdict: good at the threshold, else the most probable fault the view can show).
    With --out, writes the ROC, reliability and confusion figures.
+   The faults the recipe makes from real good reps (faults.MISSING_FROM_REAL: head up, rounded and arched back,
+   knees forward), made at moderate severity (0.5) from the held-out dates' good reps and seen through the same
+   random cameras, are scored too: how many each fold's model calls NEEDS WORK, and with the right main fault,
+   among the cameras that can show the fault.
 2. The bundled default on the 8 shared real videos (their sources: 7 good, 1 faulty): P(good), verdict, view.
 3. The distance models on their held-out synthetic people: accuracy over the paper's seven classes.
 4. Cold `squat assess` of a 10 s 1280x720 video (median of 3), interleaved with the same run of another checkout
@@ -36,10 +40,11 @@ from pathlib import Path
 import numpy as np
 from testvideo import SHARED_VIDEOS, make_test_video
 
-from squatcli import camera, evaluation, metrics
+from squatcli import evaluation, metrics
 from squatcli import train as T
 from squatcli.assess import verdict
 from squatcli.datasets import REAL_NAME, read_real_reps
+from squatcli.faults import with_transformed
 from squatcli.inputs import IMAGE, to_dataset
 from squatcli.models import BUNDLED, load_model
 from squatcli.reps import unseen_classes
@@ -66,39 +71,69 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
     md = load_model(name).metadata
     clf_inputs = load_model(name).inputs
     specs = data_specs(md, real)
-    data, _ = T.load_data(specs, clf_inputs)
     training = md.get("training", {})
     arch = {k: v for k, v in md["architecture"].items() if k != "kind"}
     config = T.TrainConfig(md["kind"], epochs=training.get("epochs_max"), batch_size=training.get("batch_size"),
                            lr=training.get("lr"), seed=0, arch=arch, inputs=clf_inputs,
                            synthetic_weight=training.get("synthetic_weight") or 1.0)  # fmt: skip
-    variants = {}
-    if clf_inputs.plane == IMAGE:  # the same reps through the ring of cameras, in the same order
-        variants["3d"] = to_dataset(read_real_reps(real), clf_inputs, "real", cameras=lambda k: camera.RING)
+    transforms = tuple(md["data"].get("fault_transforms", {}).get("faults", ()))
+    data, _ = T.load_data(specs, clf_inputs, transforms=transforms)
+    variants, others = {}, {}
+    if clf_inputs.plane == IMAGE:  # the same rows through the ring of cameras, in the same order
+        clips = read_real_reps(real)
+        variants["3d"] = to_dataset(with_transformed(clips, transforms) if transforms else clips, clf_inputs, "real", ring=True)
+        if transforms:
+            others["moderate"] = to_dataset(with_transformed(clips, transforms, severity=0.5, only=True), clf_inputs, "real")
     t = time.perf_counter()
-    cv = evaluation.cross_validate(data, config, folds, variants=variants, on_fold=lambda d, n, f: print(
+    cv = evaluation.cross_validate(data, config, folds, variants=variants, others=others, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} rows), AUC {f['auc']:.3f}", flush=True))  # fmt: skip
-    thresholds = np.concatenate([np.full(f["n"], f["threshold"]) for f in cv.folds])
     yaw = data.yaw[cv.rows] if data.yaw is not None else np.full(len(cv.y), np.nan)
-    out = {"recipe": f"{md['kind']}, {clf_inputs.describe()}, {md['architecture']}, epochs {config.epochs}",
-           "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t),
-           "as_seen": figures(cv.classes, cv.y, cv.probs, thresholds, yaw), "report": cv.report}  # fmt: skip
+    out = {"recipe": f"{md['kind']}, {clf_inputs.describe()}, {md['architecture']}, epochs {config.epochs}, "
+                     f"faults made from good reps: {', '.join(transforms) or 'none'}",
+           "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t), "report": cv.report}  # fmt: skip
+    real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
+    out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows])
     if "3d" in cv.variants:
         reps = np.array([data.ids[i].split("@")[0] for i in cv.rows])
         names, first, which = np.unique(reps, return_index=True, return_inverse=True)
         mean = np.stack([np.bincount(which, weights=c, minlength=len(names)) for c in cv.variants["3d"][0].T], 1)
         mean /= np.bincount(which)[:, None]
-        out["3d"] = figures(cv.classes, cv.y[first], mean, thresholds[first], np.full(len(names), np.nan))
+        thresholds = np.concatenate([np.full(f["n"], f["threshold"]) for f in cv.folds])
+        p_view, called_view = cv.variants["3d"][0][:, 0], cv.variants["3d"][1]
+        confirmed = np.bincount(which, weights=(p_view >= thresholds) & ~called_view, minlength=len(names)) > 0
+        called = (mean[:, 0] >= thresholds[first]) & ~confirmed  # as assess judges a 3D source: the mean over the ring
+        keep = real_rows[first]
+        out["3d"] = figures(cv.classes, cv.y[first][keep], mean[keep], called[keep], np.full(int(keep.sum()), np.nan))
+    if "moderate" in cv.others:
+        rows, probs, called = cv.others["moderate"]
+        made = others["moderate"]
+        out["transformed"] = transformed_figures(cv.classes, made.classes, made.y[rows], probs, called, made.yaw[rows])
     return out
 
 
-def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, thresholds: np.ndarray, yaw: np.ndarray) -> dict:
-    """The issue's figures of held-out rows: labels `y`, probabilities, each row's fold threshold and camera yaw
-    (NaN: 3D)."""
+def transformed_figures(classes, made_classes, y, probs, called, yaw) -> dict:
+    """Per fault made from good reps at moderate severity: of the rows whose camera can show it, the share called
+    NEEDS WORK and the share whose main fault is that fault."""
+    out = {}
+    for key in sorted(set(np.array(made_classes)[y]) - {"good"}):
+        rows = np.flatnonzero(np.array(made_classes)[y] == key)
+        shows = [r for r in rows if key not in unseen_classes(fold_yaw(yaw[r]))]
+        hidden = [tuple(classes.index(c) for c in unseen_classes(fold_yaw(yaw[r])) if c in classes) for r in shows]
+        named = [not called[r] and classes[verdict(probs[r], np.inf, h)[1]] == key for r, h in zip(shows, hidden)]
+        out[key] = {"rows": len(shows), "needs_work": float(np.mean(~called[shows])), "right_fault": float(np.mean(named))}
+    return out
+
+
+def fold_yaw(yaw: float) -> float | None:
+    """A camera's yaw folded to 0-90 degrees as camera.view_yaw reads it (None: a 3D row)."""
+    return None if np.isnan(yaw) else min(abs(yaw) % 180, 180 - abs(yaw) % 180)
+
+
+def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_good: np.ndarray, yaw: np.ndarray) -> dict:
+    """The issue's figures of held-out rows: labels `y`, probabilities, the verdict (good or not, as `squat assess`
+    gives it with each fold's threshold) and each row's camera yaw (NaN: 3D)."""
     keys = np.array(classes)[y]
-    called_good = probs[:, 0] >= thresholds
-    hidden = [tuple(classes.index(c) for c in unseen_classes(None if np.isnan(a) else min(abs(a) % 180, 180 - abs(a) % 180))
-                    if c in classes) for a in yaw]  # fmt: skip
+    hidden = [tuple(classes.index(c) for c in unseen_classes(fold_yaw(a)) if c in classes) for a in yaw]
     pred = np.array([classes[0] if good else classes[verdict(p, np.inf, h)[1]] for p, good, h in zip(probs, called_good, hidden)])
     visible = np.array([i not in h for i, h in zip(y, hidden)])  # good rows, and faults this camera can show
     y_good = metrics.good_labels(y).astype(bool)
@@ -196,15 +231,19 @@ def main() -> None:
             print(f"cross-validating the recipe of {name} by recording date", flush=True)
             results[name] = cv = cross_validation(name, args.real, args.folds)
             print(f"{name}: {cv['recipe']}; {cv['folds']} folds, {cv['rows']} held-out rows, {cv['seconds']} s")
-            print_figures("as one camera sees them (8 random cameras per rep)", cv["as_seen"])
+            print_figures("real reps as one camera sees them (8 random cameras per rep)", cv["as_seen"])
             if "3d" in cv:
-                print_figures("in 3D (the mean over the ring of cameras)", cv["3d"], TARGETS["auc_3d"])
+                print_figures("real reps in 3D (the mean over the ring of cameras)", cv["3d"], TARGETS["auc_3d"])
+            for key, f in cv.get("transformed", {}).items():
+                print(f"  {key} made from held-out good reps at moderate severity, {f['rows']} rows whose camera shows "
+                      f"it: NEEDS WORK {f['needs_work']:.2f} (target 0.85: {mark(f['needs_work'] >= 0.85)}), main fault "
+                      f"{key} {f['right_fault']:.2f} (target 0.70: {mark(f['right_fault'] >= 0.70)})", flush=True)  # fmt: skip
         if args.out:
-            from squatcli import render
+            from squatcli.report import figures as render
 
             reports = {name: cv["report"] for name, cv in results.items()}
-            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps as one camera sees them, held-out dates")
-            render.reliability_figure(reports, args.out / "real-cv-reliability.png")
+            render.roc_figure(reports, args.out / "real-cv-roc.png", "Good vs rest, real reps as one camera sees them, held-out dates", rows="reps")
+            render.reliability_figure(reports, args.out / "real-cv-reliability.png", rows="reps")
             for name, cv in results.items():
                 render.confusion_figure(cv["report"].confusion_normalised, args.out / f"real-cv-confusion-{name}.png",
                                         f"{name}: held-out dates, {cv['rows']} reps as seen", cv["report"].classes)  # fmt: skip

@@ -58,6 +58,37 @@ HEAD = [J[n] for n in ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "head_top")]
 UPPER = HEAD + [J[n] for n in ("neck", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist")]
 
 
+# The paper's faults the real data here lacks (Chariar et al. 2023 has no head or back faults) or shows only in part
+# (its "heels lifting" is one way of knees travelling forward): what training adds, made from real good reps.
+MISSING_FROM_REAL: tuple[str, ...] = ("head_up", "back_round", "back_arch", "knees_forward")
+
+
+def with_transformed(clips, keys: tuple[str, ...], seed: int = 0, without: tuple[str, ...] = (),
+                     severity: float | None = None, only: bool = False):  # fmt: skip
+    """A datasets.ClipSet plus, for each of its good clips and each fault in `keys`, that clip showing the fault at
+    `severity` (default: drawn uniformly from mild to obvious, reproducible from `seed`), grouped with its source
+    clip; clips of the classes in `without` left out (a real class replaced by its transform, to test the
+    transform); with `only`, the transformed clips alone."""
+    import dataclasses
+
+    from squatcli.datasets import JointsClip
+
+    keep = [] if only else [k for k, c in enumerate(clips.clips) if c.label not in without]
+    out, ids, groups = [clips.clips[k] for k in keep], [clips.ids[k] for k in keep], [clips.groups[k] for k in keep]
+    for k, clip in enumerate(clips.clips):
+        if clip.label != "good":
+            continue
+        for n, key in enumerate(keys):
+            drawn = float(np.random.default_rng([seed, 13, n, k]).uniform()) if severity is None else severity
+            joints, feet = apply(key, clip.joints, clip.feet, drawn)
+            out.append(JointsClip(joints.astype(np.float32), clip.fps, None, key,
+                                  None if feet is None else feet.astype(np.float32)))  # fmt: skip
+            ids.append(f"{clips.ids[k]}+{key}")
+            groups.append(clips.groups[k])
+    made = [False] * len(keep) + [True] * (len(out) - len(keep))
+    return dataclasses.replace(clips, clips=out, ids=ids, groups=np.asarray(groups), faults=None, made=made)
+
+
 def depth_profile(joints: np.ndarray, fps: float = 30.0) -> np.ndarray:
     """(T,) 0 standing .. 1 at the clip's deepest frame: the hip drop of each frame against the deepest."""
     from squatcli.reps import estimate_up, hip_height, standing_level

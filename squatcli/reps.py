@@ -634,7 +634,7 @@ def _measure(
         "min_knee_angle": float(knee_angle.min()),
         "knee_ankle_width_ratio": bottom("knee_ankle_width") if width_seen else None,
         "max_trunk_lean": over("trunk_lean"),
-        "trunk_chord": bottom("trunk_length") / max(float(np.median(sig["trunk_length"][s >= stand - BOTTOM_BAND * (stand - s[rep.bottom])])), 1e-12),
+        "trunk_chord": bottom("trunk_length") / max(_standing_median(sig["trunk_length"], s, rep), 1e-12),
         "head_angle": over("head_angle"),
         "hip_drop": 1.0 - float(s[rep.bottom]) / stand,
         "min_hip_height": float(s[rep.bottom]),
@@ -656,33 +656,56 @@ def _measure(
     return RepMeasurement(rep, {k: v if v is None or np.isfinite(v) else None for k, v in values.items()})
 
 
+def _standing_median(signal: np.ndarray, s: np.ndarray, rep: Rep) -> float:
+    """Median of a signal over the clip's most upright frames: hip height within BOTTOM_BAND of the excursion from
+    the clip's highest (never empty: the highest frame is one)."""
+    top = float(np.max(s))
+    return float(np.median(signal[s >= top - BOTTOM_BAND * (top - s[rep.bottom])]))
+
+
 def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
     """Whether every named joint has median confidence >= MIN_CONFIDENCE over `span` (True when unknown)."""
     return conf is None or min(float(np.median(conf[span, J[n]])) for n in names) >= MIN_CONFIDENCE
 
 
-# A fault a rep's own measurements rule out: the measurements that define it (documented ranges in RANGES) measured
-# and inside their ranges by a margin (pose noise: a few centimetres, a few degrees). The classifier's probability of
-# such a fault goes to the other classes (assess): a verdict never names a fault the numbers beside it contradict.
-# Rounded and arched back, knees forward and toes lifting have no defining range here. (metric, margin) per fault:
-RULED_OUT_BY: dict[str, tuple[tuple[str, float], ...]] = {
+# How a rep's own measurements bear on the faults the documented ranges (RANGES) define: a fault is ruled out when
+# its measurements (those measured) are all inside their ranges by a margin (pose noise: a few centimetres, a few
+# degrees), and confirmed when one is outside by the same margin. The classifier's probability of a ruled-out fault
+# goes to the other classes, and a confirmed fault is never overruled by GOOD (assess): a verdict never names a fault
+# the numbers beside it contradict, nor calls good a squat they put clearly out of range. (metric, margin) per fault:
+FAULT_RANGES: dict[str, tuple[tuple[str, float], ...]] = {
     "shallow": (("depth", 0.10), ("min_knee_angle", 10.0)),
     "knees_in": (("knee_ankle_width_ratio", 0.15),),
     "forward_lean": (("max_trunk_lean", 10.0),),
+    "back_round": (("max_trunk_lean", 10.0),),  # the range's cue: chest up
     "head_up": (("head_angle", 10.0),),
 }
+RULED_OUT, CONFIRMED = -1, 1
 
 
-def ruled_out(values: dict[str, float | None]) -> tuple[str, ...]:
-    """The faults (RULED_OUT_BY) that a rep's measurements `values` (None: not measured) rule out: each of its
-    measured metrics inside its range by the margin, and at least one measured."""
-    out = []
-    for fault, metrics in RULED_OUT_BY.items():
+def range_verdicts(values: dict[str, float | None]) -> dict[str, int]:
+    """Fault -> RULED_OUT or CONFIRMED by a rep's measurements `values` (None: not measured), for the faults of
+    FAULT_RANGES on which the measurements take a side; back_round is never ruled out (a lean in range may hide a
+    rounded spine), only confirmed."""
+    out = {}
+    for fault, metrics in FAULT_RANGES.items():
         seen = [(RANGE_BY_METRIC[m], margin, values[m]) for m, margin in metrics if values.get(m) is not None]
-        if seen and all((r.low is None or v >= r.low + margin) and (r.high is None or v <= r.high - margin)
-                        for r, margin, v in seen):  # fmt: skip
-            out.append(fault)
-    return tuple(out)
+        inside = [(r.low is None or v >= r.low + margin) and (r.high is None or v <= r.high - margin) for r, margin, v in seen]
+        outside = [(r.low is not None and v < r.low - margin) or (r.high is not None and v > r.high + margin)
+                   for r, margin, v in seen]  # fmt: skip
+        if any(outside):
+            out[fault] = CONFIRMED
+        elif seen and all(inside) and fault != "back_round":
+            out[fault] = RULED_OUT
+    return out
+
+
+def range_mask(values: dict[str, float | None], classes: tuple[str, ...], view: float | None = None) -> np.ndarray:
+    """(K,) int8 for `classes`: RULED_OUT, CONFIRMED or 0, as a camera with this `view` (yaw; None: 3D) measures the
+    rep (what lies along its depth axis unmeasured)."""
+    hidden = set(view_hides(view))
+    said = range_verdicts({k: None if k in hidden else v for k, v in values.items()})
+    return np.array([said.get(c, 0) for c in classes], dtype=np.int8)
 
 
 def _judge(m: RepMeasurement) -> tuple[list[str], list[str]]:

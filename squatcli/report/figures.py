@@ -1,7 +1,8 @@
-"""Pictures: stick figures of pose clips and the evaluation figures (good-vs-rest ROC curves, confusion matrices).
+"""Figures: stick figures of pose clips, an assessment's curves over time, and the evaluation figures (good-vs-rest
+ROC curves, confusion matrices, reliability).
 
 matplotlib with the Agg backend (no display needed), imported lazily so the CLI stays fast; every figure is
-written atomically, in the format its file name's suffix names.
+written atomically, in the format its file name's suffix names, or returned as PNG bytes to embed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def save_figure(fig, path: str | Path, **savefig) -> Path:
     finally:
         _pyplot().close(fig)
     return path
+
+
+def png_bytes(fig, **savefig) -> bytes:
+    """`fig` as PNG bytes (to embed in a page), then closed."""
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", **savefig)
+    finally:
+        _pyplot().close(fig)
+    return buffer.getvalue()
 
 
 def _bone_colour(a: str, b: str) -> str:
@@ -125,8 +138,9 @@ def _finish_unit_square(fig, ax, path: str | Path, legend: str, **labels) -> Pat
     return save_figure(fig, path, bbox_inches="tight")
 
 
-def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Good vs rest") -> Path:
-    """One ROC curve per model, with its validation-threshold point (o) and its Youden point on these clips (x)."""
+def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Good vs rest", rows: str = "rows") -> Path:
+    """One ROC curve per model, with its validation-threshold point (o) and its Youden point on these rows (x);
+    `rows` names what was scored ("reps", "clips")."""
     fig, ax = _unit_square()
     for name, r in reports.items():
         if not r.roc_fpr:
@@ -137,8 +151,8 @@ def roc_figure(reports: Mapping[str, Report], path: str | Path, title: str = "Go
                     label=f"{name} at stored threshold {r.stored.threshold:.3g}")  # fmt: skip
         if r.youden is not None:
             ax.plot(1 - r.youden.specificity, r.youden.sensitivity, "x", color=line.get_color(), ms=8)
-    return _finish_unit_square(fig, ax, path, "lower right", xlabel="1 - specificity (faulty clips called good)",
-                               ylabel="sensitivity (good clips called good)", title=title)  # fmt: skip
+    return _finish_unit_square(fig, ax, path, "lower right", xlabel=f"1 - specificity (faulty {rows} called good)",
+                               ylabel=f"sensitivity (good {rows} called good)", title=title)  # fmt: skip
 
 
 def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title: str = "",
@@ -162,9 +176,10 @@ def confusion_figure(matrix: Sequence[Sequence[float]], path: str | Path, title:
     return save_figure(fig, path, bbox_inches="tight")
 
 
-def reliability_figure(reports: Mapping[str, Report], path: str | Path) -> Path:
-    """Reliability diagram of P(good) per model: in each bin of predicted P(good), the share of rows that are
-    good (a calibrated model lies on the diagonal), marker area by rows; the ECE in the legend."""
+def reliability_figure(reports: Mapping[str, Report], path: str | Path, rows: str = "rows") -> Path:
+    """Reliability diagram of P(good) per model: in each bin of predicted P(good), the share of `rows` (reps,
+    clips) that are good (a calibrated model lies on the diagonal), marker area by their number; the ECE in the
+    legend."""
     fig, ax = _unit_square()
     for name, r in reports.items():
         if not r.reliability:
@@ -172,7 +187,55 @@ def reliability_figure(reports: Mapping[str, Report], path: str | Path) -> Path:
         x = [b["predicted"] for b in r.reliability]
         y = [b["observed"] for b in r.reliability]
         n = np.array([b["n"] for b in r.reliability], dtype=float)
-        (line,) = ax.plot(x, y, lw=1.5, label=f"{name} (ECE {r.ece:.3f}, {r.n} rows)")
+        (line,) = ax.plot(x, y, lw=1.5, label=f"{name} (ECE {r.ece:.3f}, {r.n} {rows})")
         ax.scatter(x, y, s=15 + 200 * n / n.max(), color=line.get_color(), alpha=0.6)
     return _finish_unit_square(fig, ax, path, "upper left", xlabel="predicted P(good)",
-                               ylabel="observed share of good rows", title="Calibration of P(good)")  # fmt: skip
+                               ylabel=f"observed share of good {rows}", title="Calibration of P(good)")  # fmt: skip
+
+# ---- an assessment over time ----------------------------------------------------------------------------------
+
+# The curves of a report (report.model.CURVES): title, unit and the measurement whose documented range they show.
+CURVE_PANELS = {"knee_angle": ("knee angle", "degrees", "min_knee_angle"),
+                "hip_height": ("hip height above the ankles", "leg lengths", None),
+                "trunk_lean": ("trunk lean from vertical", "degrees", "max_trunk_lean")}  # fmt: skip
+VERDICT_COLOURS = {"good": "#3a9d3a", "needs_work": "#d62728", None: "#999999"}
+
+
+def curves_figure(report) -> bytes:
+    """Knee angle, hip height and trunk lean over time (a report.Report's curves), each rep shaded in the colour of
+    its verdict and numbered, the documented ranges drawn; a signal the view hid says so. PNG bytes."""
+    from squatcli.report.model import range_text
+    from squatcli.reps import RANGE_BY_METRIC
+
+    plt = _pyplot()
+    names = [k for k in CURVE_PANELS if k in report.curves]
+    fig, axes = plt.subplots(max(1, len(names)), 1, figsize=(8, 1.9 * max(1, len(names)) + 0.4), dpi=100, sharex=True,
+                             squeeze=False)  # fmt: skip
+    for ax, name in zip(axes[:, 0], names):
+        title, unit, ranged = CURVE_PANELS[name]
+        y = report.curves[name]
+        t = np.arange(len(y)) / 30.0
+        for r in report.reps:
+            ax.axvspan(r.start_s, r.end_s, color=VERDICT_COLOURS[r.verdict], alpha=0.12, lw=0)
+        if np.isfinite(y).any():
+            ax.plot(t, y, color="#1f3b73", lw=1.6)
+            limit = RANGE_BY_METRIC.get(ranged) if ranged else None
+            for bound in () if limit is None else (limit.low, limit.high):
+                if bound is not None:
+                    ax.axhline(bound, color="#e08a00", lw=1.2, ls="--", label=f"coaching range {range_text(ranged)}")
+            if limit is not None:
+                ax.legend(loc="best", fontsize=7, framealpha=0.8)
+        else:
+            ax.text(0.5, 0.5, "not measured from this view", transform=ax.transAxes, ha="center", va="center",
+                    color="#666666", fontsize=9)  # fmt: skip
+        for r in report.reps:
+            ax.text((r.start_s + r.end_s) / 2, 1.0, r.label, transform=ax.get_xaxis_transform(), ha="center",
+                    va="bottom", fontsize=7, color="#444444")  # fmt: skip
+        ax.set_ylabel(unit, fontsize=8)
+        ax.set_title(title, fontsize=9, loc="left", pad=10)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.25)
+    axes[-1, 0].set_xlabel("time (s); reps shaded: green good, red a fault, grey not judged by itself", fontsize=8)
+    axes[-1, 0].set_xlim(0, max(report.duration_s, 1e-3))
+    fig.tight_layout()
+    return png_bytes(fig)
