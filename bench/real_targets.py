@@ -78,14 +78,14 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
                            synthetic_weight=training.get("synthetic_weight") or 1.0)  # fmt: skip
     transforms = tuple(md["data"].get("fault_transforms", {}).get("faults", ()))
     data, _ = T.load_data(specs, clf_inputs, transforms=transforms)
-    variants, others = {}, {}
-    if clf_inputs.plane == IMAGE:  # the same rows through the ring of cameras, in the same order
+    others = {}
+    if clf_inputs.plane == IMAGE:  # the real reps through the ring of cameras, as a 3D source is judged
         clips = read_real_reps(real)
-        variants["3d"] = to_dataset(with_transformed(clips, transforms) if transforms else clips, clf_inputs, "real", ring=True)
+        others["3d"] = to_dataset(clips, clf_inputs, "real", ring=True)
         if transforms:
             others["moderate"] = to_dataset(with_transformed(clips, transforms, severity=0.5, only=True), clf_inputs, "real")
     t = time.perf_counter()
-    cv = evaluation.cross_validate(data, config, folds, variants=variants, others=others, on_fold=lambda d, n, f: print(
+    cv = evaluation.cross_validate(data, config, folds, others=others, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} rows), AUC {f['auc']:.3f}", flush=True))  # fmt: skip
     yaw = data.yaw[cv.rows] if data.yaw is not None else np.full(len(cv.y), np.nan)
     out = {"recipe": f"{md['kind']}, {clf_inputs.describe()}, {md['architecture']}, epochs {config.epochs}, "
@@ -93,17 +93,19 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
            "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t), "report": cv.report}  # fmt: skip
     real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
     out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows])
-    if "3d" in cv.variants:
-        reps = np.array([data.ids[i].split("@")[0] for i in cv.rows])
+    if "3d" in cv.others:  # as assess judges a 3D source: the mean over the ring, unless a view's ranges confirm a fault
+        rows, probs, called = cv.others["3d"]
+        ring = others["3d"]
+        threshold_of = {g: f["threshold"] for f in cv.folds for g in f["held_out"]}
+        thresholds = np.array([threshold_of[str(ring.subjects[r])] for r in rows])
+        reps = np.array([ring.ids[r].split("@")[0] for r in rows])
         names, first, which = np.unique(reps, return_index=True, return_inverse=True)
-        mean = np.stack([np.bincount(which, weights=c, minlength=len(names)) for c in cv.variants["3d"][0].T], 1)
+        mean = np.stack([np.bincount(which, weights=c, minlength=len(names)) for c in probs.T], 1)
         mean /= np.bincount(which)[:, None]
-        thresholds = np.concatenate([np.full(f["n"], f["threshold"]) for f in cv.folds])
-        p_view, called_view = cv.variants["3d"][0][:, 0], cv.variants["3d"][1]
-        confirmed = np.bincount(which, weights=(p_view >= thresholds) & ~called_view, minlength=len(names)) > 0
-        called = (mean[:, 0] >= thresholds[first]) & ~confirmed  # as assess judges a 3D source: the mean over the ring
-        keep = real_rows[first]
-        out["3d"] = figures(cv.classes, cv.y[first][keep], mean[keep], called[keep], np.full(int(keep.sum()), np.nan))
+        confirmed = np.bincount(which, weights=(probs[:, 0] >= thresholds) & ~called, minlength=len(names)) > 0
+        called_3d = (mean[:, 0] >= thresholds[first]) & ~confirmed
+        y = np.array([cv.classes.index(ring.classes[i]) for i in ring.y[rows][first]])
+        out["3d"] = figures(cv.classes, y, mean, called_3d, np.full(len(names), np.nan))
     if "moderate" in cv.others:
         rows, probs, called = cv.others["moderate"]
         made = others["moderate"]
@@ -221,13 +223,15 @@ def main() -> None:
     parser.add_argument("--kind", default="cnn")
     parser.add_argument("--folds", type=int, default=None, help="deal the dates into N folds (default: leave one out)")
     parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--models", help="comma-separated bundled rep models whose recipes to cross-validate "
+                                         "(default: the kind's two, with and without foot points)")
     parser.add_argument("--baseline", type=Path, help="another squatcli source tree to time against")
     parser.add_argument("--out", type=Path, help="folder for the cross-validation figures")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     results: dict = {}
     if not args.skip_cv:
-        for name in BUNDLED[args.kind][:2]:
+        for name in args.models.split(",") if args.models else BUNDLED[args.kind][:2]:
             print(f"cross-validating the recipe of {name} by recording date", flush=True)
             results[name] = cv = cross_validation(name, args.real, args.folds)
             print(f"{name}: {cv['recipe']}; {cv['folds']} folds, {cv['rows']} held-out rows, {cv['seconds']} s")
