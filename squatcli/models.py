@@ -48,6 +48,7 @@ from squatcli.modelfiles import (  # noqa: F401 - the files' side, without Tenso
     METADATA_FORMAT,
     METADATA_VERSION,
     bundled_names,
+    candidates as model_candidates,
     check_keras_archive,
     check_metadata,
     check_model,
@@ -378,7 +379,7 @@ def load_for(
         return name
     name = str(name)
     cache = {} if cache is None else cache
-    candidates = BUNDLED.get(name, (name,)) if not Path(name).exists() else (name,)
+    candidates = model_candidates(name)
     reasons = []
     for candidate in candidates:
         if candidate not in cache:
