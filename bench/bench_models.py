@@ -25,8 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from squatcli.inputs import PAPER_INPUTS
-from squatcli import models  # noqa: E402  (models first: it quiets TensorFlow)
+from squatcli import models  # noqa: E402
 from squatcli import evaluation  # noqa: E402
 from squatcli import train as T  # noqa: E402
 from squatcli.skeleton import N_FEATURES, WINDOW  # noqa: E402
@@ -129,29 +128,26 @@ def bench_lstm(data, args) -> dict:
 
 
 def bench_inference(args) -> dict:
+    """One 10 s window through each bundled clip model: ONNX Runtime (what assess runs), Keras through a traced
+    function (what training's cross-fitting runs) and Keras's `model.predict`."""
     rows = []
     x = np.random.default_rng(0).uniform(0.2, 3, (1, WINDOW, N_FEATURES)).astype(np.float32)
-    for name in ("cnn", "lstm"):
-        try:
-            clf = models.load_model(name)
-        except Exception as e:  # noqa: BLE001  (not trained yet: build one with the default architecture)
-            log(f"{name}: {e}; timing an untrained default model")
-            clf = models.Classifier(models.build(name, PAPER_INPUTS, {"features": (np.zeros(N_FEATURES), np.ones(N_FEATURES))}), {"threshold": 0.5}, name)
-        clf.predict(x)
-        fast = []
-        for _ in range(args.calls):
-            t = time.perf_counter()
-            clf.predict(x)
-            fast.append(time.perf_counter() - t)
-        slow = []
-        for _ in range(20):
-            t = time.perf_counter()
-            clf.model.predict(x, verbose=0)
-            slow.append(time.perf_counter() - t)
-        rows.append({"model": name, "parameters": clf.model.count_params(),
-                     "ms_per_window_compiled_median": round(1000 * float(np.median(fast)), 2),
-                     "ms_per_window_compiled_p90": round(1000 * float(np.percentile(fast, 90)), 2),
-                     "ms_per_window_model_predict_median": round(1000 * float(np.median(slow)), 1)})  # fmt: skip
+    for name in ("cnn-distances", "lstm-distances"):
+        onnx_clf = models.load_model(name)
+        keras_model = models.load_keras(name)
+        keras_clf = models.Classifier(keras_model, onnx_clf.metadata, name)
+        row = {"model": name, "parameters": keras_model.count_params()}
+        for label, call, n in (("onnxruntime", lambda: onnx_clf.predict(x), args.calls),
+                               ("keras_traced", lambda: keras_clf.predict(x), args.calls),
+                               ("keras_model_predict", lambda: keras_model.predict(x, verbose=0), 20)):  # fmt: skip
+            call()
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t)
+            row[f"ms_per_window_{label}_median"] = round(1000 * float(np.median(times)), 2)
+        rows.append(row)
         log(rows[-1])
     return {"rows": rows}
 

@@ -49,14 +49,45 @@ class Motion:
     image: Any = None  # camera.ImageLandmarks of a monocular input at 30 fps: what its camera really measured
 
 
-def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = ()) -> tuple[bool, int | None]:
-    """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold, else the
-    most probable fault, leaving out the `unseen` ones (faults the camera's view cannot show) unless all are."""
-    if probs[GOOD] >= threshold:
+def rule_out(probs: np.ndarray, ranges: np.ndarray | None) -> np.ndarray:
+    """(N, K) probabilities with the faults each row's measurements rule out (`ranges` < 0, (N, K): reps.range_mask)
+    set to 0 and the rest rescaled to sum to 1: the classifier's belief given what was measured."""
+    if ranges is None or not np.any(ranges < 0):
+        return probs
+    kept = np.where(ranges < 0, 0.0, np.asarray(probs, dtype=np.float64))
+    return (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def judged(clf: Any, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = None) -> np.ndarray:
+    """(N, K) the probabilities a verdict reads: the network's, the faults the measurements rule out removed when the
+    model was calibrated so (its metadata's `rules_out`), then its calibration of P(good)."""
+    from squatcli.models import calibrate
+
+    raw = clf.predict(arrays, calibrated=False)
+    if clf.metadata.get("rules_out"):
+        raw = rule_out(raw, ranges)
+    return calibrate(raw, *clf.calibration)
+
+
+def confirmed_by(clf: Any, ranges: np.ndarray | None) -> tuple[int, ...]:
+    """Indices of the faults one row's measurements (`ranges`, (K,)) confirm, for a model that reads them so."""
+    if ranges is None or not clf.metadata.get("rules_out"):
+        return ()
+    return tuple(int(i) for i in np.flatnonzero(np.asarray(ranges) > 0))
+
+
+def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = (),
+            confirmed: tuple[int, ...] = ()) -> tuple[bool, int | None]:  # fmt: skip
+    """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold and the
+    measurements confirm no fault (`confirmed`: reps.range_verdicts); else the most probable of the confirmed faults
+    if any, otherwise of all faults, leaving out the `unseen` ones (faults the view cannot show) unless all are."""
+    if probs[GOOD] >= threshold and not confirmed:
         return True, None
     faults = np.asarray(probs, dtype=float).copy()
     faults[GOOD] = -np.inf
-    if len(unseen) < len(faults) - 1:
+    if confirmed:
+        faults[[i for i in range(len(faults)) if i not in confirmed]] = -np.inf
+    elif len(unseen) < len(faults) - 1:
         faults[list(unseen)] = -np.inf
     return False, int(np.argmax(faults))
 
@@ -76,6 +107,7 @@ class Assessment:
     reps: Any = None  # reps.RepReport, or None for inputs without joints
     rep_rows: list[int] = field(default_factory=list)  # rep models: index into reps.reps of each row
     seconds: dict[str, float] = field(default_factory=dict)
+    ranges: np.ndarray | None = None  # (N, K) int8 per row: faults its measurements rule out (-1) or confirm (+1)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -91,13 +123,21 @@ class Assessment:
         return tuple(k for k, c in enumerate(self.classes) if c in hidden)
 
     @property
+    def confirmed(self) -> tuple[int, ...]:
+        """Indices of the faults the measurements confirm in at least half of the judged reps (reps.FAULT_RANGES)."""
+        if self.ranges is None or not len(self.ranges):
+            return ()
+        return tuple(int(i) for i in np.flatnonzero((self.ranges > 0).mean(axis=0) >= 0.5))
+
+    @property
     def good(self) -> bool:
-        return verdict(self.probabilities, self.threshold)[0]
+        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed)[0]
 
     @property
     def main_fault(self) -> int | None:
-        """Index (into `classes`) of the most probable fault the view can show when the verdict is NEEDS WORK."""
-        return verdict(self.probabilities, self.threshold, self.unseen)[1]
+        """Index (into `classes`) of the main fault when the verdict is NEEDS WORK: of the faults the measurements
+        confirm, else of those the view can show, the most probable."""
+        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed)[1]
 
     @property
     def verdict_text(self) -> str:
@@ -107,10 +147,13 @@ class Assessment:
         """Rep models: per judged rep (index into reps.reps), its verdict, main fault and probabilities."""
         out = {}
         for row, k in enumerate(self.rep_rows):
-            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen)
+            said = np.zeros(len(self.classes), np.int8) if self.ranges is None else self.ranges[row]
+            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen, tuple(np.flatnonzero(said > 0)))
             out[k] = {"verdict": "good" if good else "needs_work",
                       "main_fault": None if fault is None else self.classes[fault],
-                      "probabilities": self._named(self.row_probs[row])}  # fmt: skip
+                      "probabilities": self._named(self.row_probs[row]),
+                      "ruled_out": [c for c, v in zip(self.classes, said) if v < 0],
+                      "confirmed": [c for c, v in zip(self.classes, said) if v > 0]}  # fmt: skip
         return out
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
@@ -122,10 +165,11 @@ class Assessment:
         reps = None
         if self.reps is not None:
             reps = self.reps.to_dict()
-            judged = self.rep_verdicts()
+            verdicts = self.rep_verdicts()
             for k, rep in enumerate(reps["reps"]):
-                rep["judged"] = k in judged
-                rep.update(judged.get(k, {"verdict": None, "main_fault": None, "probabilities": None}))
+                rep["judged"] = k in verdicts
+                rep.update(verdicts.get(k, {"verdict": None, "main_fault": None, "probabilities": None, "ruled_out": [],
+                                            "confirmed": []}))  # fmt: skip
         return {
             "schema": SCHEMA_VERSION,
             "input": str(m.path),
@@ -286,7 +330,12 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
                      confidence=motion.confidence, report=reps, view=motion.view, image=motion.image)  # fmt: skip
     except ValueError as e:
         raise SquatError(f"model {clf.name}: {e}", motion.path) from None
-    probs = mi.per_rep(clf.predict(mi.arrays))
+    ranges = None
+    if clf.inputs.window == "rep" and clf.metadata.get("rules_out"):  # what each rep's measurements say of the faults
+        from squatcli.reps import range_mask
+
+        ranges = np.stack([range_mask(mi.report.reps[k].values, clf.classes) for k in mi.rep_rows])
+    probs = mi.per_rep(judged(clf, mi.arrays, None if ranges is None else np.repeat(ranges, mi.views, axis=0)))
     model_s = time.perf_counter() - t
     notes = list(mi.notes)
     if clf.inputs.window == "clip" and len(motion.features) < WINDOW:
@@ -301,7 +350,7 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
         reps, rep_rows = mi.report, list(mi.rep_rows)
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
-                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s})  # fmt: skip
+                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges)  # fmt: skip
 
 
 def ground_of(motion: Motion) -> np.ndarray | None:

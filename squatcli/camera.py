@@ -58,6 +58,11 @@ class Camera:
         """|sin yaw|: 0 facing the camera or turned away, 1 side on."""
         return abs(float(np.sin(np.radians(self.yaw))))
 
+    @property
+    def side_on_yaw(self) -> float:
+        """The yaw folded to 0-90 degrees (0 front or back, 90 side on), as camera.view_yaw reads it back."""
+        return float(np.degrees(np.arcsin(min(self.side_on, 1.0))))
+
 
 # The cameras a 3D source (motion capture, triangulated reps, the example clip) is pictured by when an image-plane
 # model judges it: eight yaws around the person at a typical phone's height, pitch and distance. Its probabilities are

@@ -24,15 +24,13 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from squatcli import interrupts
+from squatcli.clock import process_seconds
 from squatcli.datasets import AUTO_SPLIT, SPLITS, check_data_spec
 from squatcli.errors import SquatError, StdoutError, unexpected
 from squatcli.files import check_output_file, check_output_folder, require_input_file, same_file
 from squatcli.report.console import err, out
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
-
-STARTED = time.perf_counter()  # process start, near enough: for the time-since-start line of `squat assess`
-
 
 def _no_flag_types(params: list) -> list:
     """Flags take no value: no `<bool>` beside them in --help."""
@@ -207,11 +205,11 @@ Engine = enum.Enum("Engine", [(k, k) for k in ("local", "ray")], type=str)
          "squat assess /shared/videos/ --engine ray --address ray://head:10001 --output results.jsonl")  # fmt: skip
 def assess(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False, readable=False)] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to NAME.keras.")] = "cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to a trained model (NAME: its NAME.onnx and NAME.json).")] = "cnn",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per input per line on stdout, nothing else (progress goes to stderr).")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", metavar="OUT.html", help="Write a self-contained HTML report of the (single) input: verdict, why, the reps with a still of each one's deepest point, curves over time, what the view could not judge.", show_default=False)] = None,
     annotate: Annotated[Optional[Path], typer.Option("--annotate", metavar="OUT.mp4", help="Write the (single) input video with the skeleton, the joints at fault, each rep's verdict and measurements and the verdict drawn on it.", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second during reps and the first 0.5 s, 10 while standing; 1: every frame).", show_default=False)] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, envvar="SQUAT_JOBS", help="Inputs assessed at once, each by a worker process with its own pose and rep models (default: the machine's cores, or $SQUAT_JOBS; 1: one after another in this process). With --engine ray: the CPUs of the local Ray (default: all; a cluster: its CPUs).", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="RESULTS.jsonl", help="Append each input's JSON line to this file as soon as it is done. Run the same command again (after a crash, Ctrl-C or a full disk) and the inputs it already holds under the same file contents, model and options are skipped; failed inputs are tried again.", show_default=False)] = None,
@@ -242,6 +240,7 @@ def assess(
         from squatcli.batch.cluster import require_ray
 
         require_ray()
+    startup_s = process_seconds()  # Python's start and the imports so far
     errors = check_inputs(paths, model, as_json)  # before any model loads: a typo answers at once
     if output is not None:
         check_results_file(output, paths, [annotate, report])
@@ -258,7 +257,7 @@ def assess(
         todo = sum(error is None and not done for error, done in zip(errors, skip))
         models = None
         if engine is Engine.local and batch.workers_for(jobs, todo) == 1 and todo:  # in this process: model first
-            models = batch.load_models(options)
+            models = batch.load_models(options, startup_s)
             if models.error is not None:
                 raise model_failed(models.error, paths, errors, as_json)
         bar = lambda path: progress_bar(f"pose {escape(path.name)}")  # noqa: E731
@@ -274,7 +273,7 @@ def assess(
             print_batch_summary(results)
         if models is not None and models.cache:
             err.print(f"[dim]model {escape(', '.join(models.cache))} loaded in {models.load_s:.1f} s; "
-                      f"{time.perf_counter() - STARTED:.1f} s since start[/]", highlight=False)  # fmt: skip
+                      f"{process_seconds():.1f} s since start[/]", highlight=False)  # fmt: skip
     if any(error is not None for _, _, error in results):
         raise typer.Exit(1)
 
@@ -389,7 +388,7 @@ def model_failed(error: SquatError, paths: list[Path], errors: list, as_json: bo
 def extract(
     video: Annotated[Path, typer.Argument(help="A video file (mp4, mov, avi, ...).", show_default=False, readable=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Joints .npz to write (default: ./VIDEO_NAME.npz).", show_default=False)] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: about 30 times a second, every frame of a 30 fps video; skipping frames is faster but loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
+    stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th frame and interpolate the joints between (default: where it matters: about 30 times a second, every frame of a 30 fps video, during reps and the first 0.5 s, every 3rd frame while standing; skipping frames inside reps loses the bottom of fast reps).", show_default=False)] = DEFAULT_STRIDE,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Extract 3D joints (19 per frame, metres, 30 fps) from a video into a joints .npz.
@@ -468,17 +467,18 @@ def train(
     lr: Annotated[Optional[float], typer.Option("--lr", callback=learning_rate, help="Adam learning rate, greater than 0 and at most 1 (default: clip cnn 1e-3, lstm 2e-3; rep 3e-3).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed for the split, the initial weights and the shuffling.")] = 0,
     split: Annotated[Split, typer.Option("--split", help="random: stratified 80/10/10 over clips (the paper's); subject: 80/10/10 by person or recording session, each data source on its own (needs subjects: the synthetic corpus, the real reps' recording dates, or a manifest.csv); auto: subject where the data records subjects, random otherwise (the published dataset, one person).")] = Split.auto,
-    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras and OUT.json (default: ./MODEL).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--out", help="Writes OUT.keras, OUT.onnx and OUT.json (default: ./MODEL).", show_default=False)] = None,
     width: Annotated[Optional[int], typer.Option("--width", min=1, help="CNN channels or LSTM units per direction (default: clip 64, rep 16; paper 256).", show_default=False)] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", min=1, help="Clip CNN residual blocks or stacked LSTM layers (default: 2).", show_default=False)] = None,
     downsample: Annotated[Optional[int], typer.Option("--downsample", min=1, help="Clip models: average this many frames before the network (default: cnn 1, lstm 4; paper 1).", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", min=1, help="Stop after this many epochs without a better validation score (default: clip cnn 10, lstm 12; rep 12).", show_default=False)] = None,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", callback=finite_weight, help="Mixed data: weight of a synthetic row against a real one (classes are balanced first).")] = 1.0,
-    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models (off by default, as it measured no better): a quarter of the reps each epoch read as a front view, a quarter as a side view sees them (what lies along the camera's depth axis unknown).", show_default=False)] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Clip models (on by default): random left/right mirroring, time reversal, start shifts and short 1.5-5 s crops of the training clips. Rep models read each rep as random cameras picture it instead (image-plane inputs).", show_default=False)] = None,
+    fault_transforms: Annotated[str, typer.Option("--faults", help="Faults to add to real reps, made from their good reps by the fault transforms (squatcli/faults.py): auto (the paper's faults the real data lacks or shows in part: head up, rounded and arched back, knees forward), none, or a comma-separated list of fault keys.")] = "auto",
     paper: Annotated[bool, typer.Option("--paper", help="Start from the paper's configuration (clip inputs, 256 channels/units, 300 steps; LSTM: lr 1e-4, batch 128, patience 50, 250 epochs); other options override it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved metadata as JSON on stdout.")] = False,
 ) -> None:
-    """Train a CNN or BiLSTM classifier; writes OUT.keras and its metadata OUT.json.
+    """Train a CNN or BiLSTM classifier; writes OUT.keras, its ONNX graph OUT.onnx and its metadata OUT.json.
 
     Early stopping keeps the best epoch; Ctrl-C (or SIGTERM) stops and saves the best so far. The calibration of
     P(good) and the good-vs-rest threshold (Youden's point) are fitted on the validation split (its real rows, if
@@ -493,8 +493,8 @@ def train(
     model = model.value
     output = Path(model) if output is None else output
     if output.is_dir() or not output.name:
-        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras and NAME.json)", output)
-    for path in model_paths(output):  # both files can be written, before the data is read and the model trained
+        raise SquatError("is a folder; give a name (-o NAME writes NAME.keras, NAME.onnx and NAME.json)", output)
+    for path in model_paths(output):  # the files can be written, before the data is read and the model trained
         check_output_file(path)
     specs = list(data or [SYNTHETIC])
     for text in specs:
@@ -505,8 +505,9 @@ def train(
     config = training.config_from_options(model, spec, paper, width, depth, downsample, epochs=epochs,
                                           batch_size=batch_size, lr=lr, patience=patience, seed=seed,
                                           split=split.value, augment=augment, synthetic_weight=synthetic_weight)  # fmt: skip
+    transforms = training.fault_transforms(fault_transforms, specs, spec)
     with progress_bar("reading clips") as report:
-        dataset, data_info = training.load_data(specs, spec, progress=report)
+        dataset, data_info = training.load_data(specs, spec, progress=report, transforms=transforms)
     split_kind = training.resolve_split(config.split, dataset)
     err.print(f"[bold]{model}[/] on {escape(data_info['source'])}: {len(dataset)} rows ({spec.describe()}), "
               f"{split_kind} split, seed {seed}", highlight=False)  # fmt: skip
@@ -514,27 +515,52 @@ def train(
     from squatcli.report.tables import print_epoch, print_training
 
     command_line = shlex.join(["squat", *sys.argv[1:]])
-    name = output.name.removesuffix(".keras").removesuffix(".json")
+    name = output.name.removesuffix(".keras").removesuffix(".json").removesuffix(".onnx")
     result = training.train(dataset, config, data_info=data_info, command=command_line, name=name,
                             on_epoch=lambda e: print_epoch(e, config.patience))  # fmt: skip
 
     from squatcli.models import save_model
 
-    keras_path, json_path = save_model(result.model, result.metadata, output)
+    files = save_model(result.model, result.metadata, output)
     md = result.metadata
     if as_json:
-        print_json(md | {"files": [str(keras_path), str(json_path)]})
+        print_json(md | {"files": [str(f) for f in files]})
     else:
-        print_training(md, keras_path, json_path)
+        print_training(md, files)
     if result.interrupted:
         tr = md["training"]
         raise stopped(result.stopped_by or KeyboardInterrupt(),
                       f" after epoch {tr['epochs_run']}: saved the best epoch ({tr['best_epoch']})")
 
 
+@command("squat export", "squat export models/my_cnn")
+def export(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Trained models (NAME, NAME.keras or NAME.json) or bundled names (default: every bundled model).", show_default=False)] = None,
+) -> None:
+    """Write each model's ONNX graph NAME.onnx, what assess and evaluate run, from its NAME.keras, and the
+    graph's sha256 into NAME.json.
+
+    For models trained before squatcli wrote ONNX graphs (`squat train` writes all three files), and to
+    regenerate the bundled ones. Needs TensorFlow; the graph must give Keras's probabilities to 1e-5.
+    """
+    from squatcli.modelfiles import bundled_names, check_keras, model_paths, read_metadata
+
+    targets = list(names or bundled_names())
+    for name in targets:  # every input can be read and every output written, before TensorFlow loads
+        files = model_paths(name)
+        check_keras(files, read_metadata(files.json))
+        check_output_file(files.onnx)
+        check_output_file(files.json)
+    from squatcli.models import export_model
+
+    for name in targets:
+        files = export_model(name)
+        err.print(f"wrote {escape(str(files.onnx))} and its sha256 in {escape(str(files.json))}", highlight=False)
+
+
 @command("squat evaluate", "squat evaluate -m all --roc -o figures/", "squat evaluate -m cnn --data REAL_REPS/ --cv")
 def evaluate(
-    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained NAME.keras. With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="cnn, lstm (the bundled models), all (both, compared), a bundled name (cnn-nofeet, lstm-distances, ...) or a path to a trained model (NAME: its NAME.onnx and NAME.json). With --cv: the kind of model to cross-validate (cnn or lstm).")] = "cnn",
     data: Annotated[Optional[list[str]], typer.Option("--data", help="'synthetic', a folder in the paper's layout or a folder of real reps; repeat to mix (default: the data the model was trained on, where squatcli makes it itself: the synthetic corpus; other data the model says how to pass). Only rows the model never trained or validated on are scored: its test split, or the subjects and sessions it never saw.", show_default=False)] = None,
     whole: Annotated[bool, typer.Option("--whole", help="Score every row of --data, including what the model trained on.")] = False,
     cv: Annotated[bool, typer.Option("--cv", help="Cross-validate the training recipe by group instead: each recording session (real reps) or subject is held out once, the model trained on the rest; the honest figure for data a bundled model learned from.")] = False,

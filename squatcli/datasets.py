@@ -509,6 +509,7 @@ class ClipSet:
     single_rep: bool = False
     unit: str = "m"
     faults: list[np.ndarray] | None = None  # synthetic clips: per-frame amount of the clip's fault (SynthClip.fault)
+    made: list[bool] | None = None  # per clip: a fault made from a good clip by faults.py (not a real faulty one)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -637,7 +638,8 @@ def read_real_reps(root: str | Path, progress: Callable[[int, int], None] | None
 class Dataset:
     """Labelled rows ready for a model: its `inputs` (input name -> (N, ...) array; a plain array means the clip
     windows (N, 300, 171) of the paper's road, input `features`, also `x`), `y` (N,) indices into `classes`, a group per row
-    (`subjects`: person or session, when known) and for mixed data the `origin` of each row."""
+    (`subjects`: person or session, when known), for mixed data the `origin` of each row, and for rows seen through
+    a camera (image-plane rep inputs) its `yaw` to the body (camera.Camera.yaw)."""
 
     inputs: dict[str, np.ndarray]
     y: np.ndarray
@@ -646,6 +648,8 @@ class Dataset:
     source: str = ""
     classes: tuple[str, ...] = tuple(c.key for c in CLASSES)
     origin: np.ndarray | None = None  # (N,) e.g. "real" / "synthetic" for mixed data
+    yaw: np.ndarray | None = None  # (N,) degrees, NaN for a row not seen through a camera
+    ranges: np.ndarray | None = None  # (N, K) int8: what each row's rep measurements say of each class (reps.range_mask)
 
     def __post_init__(self):
         if not isinstance(self.inputs, dict):
@@ -667,7 +671,8 @@ class Dataset:
         idx = np.asarray(idx, dtype=int)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
         return Dataset({k: v[idx] for k, v in self.inputs.items()}, self.y[idx], [self.ids[i] for i in idx],
-                       pick(self.subjects), self.source, self.classes, pick(self.origin))  # fmt: skip
+                       pick(self.subjects), self.source, self.classes, pick(self.origin), pick(self.yaw),
+                       pick(self.ranges))  # fmt: skip
 
     def fingerprint(self) -> str:
         """sha256 (first 16 hex digits) of the inputs and labels: identifies the data a model saw."""
@@ -692,8 +697,14 @@ def concat_datasets(parts: list[Dataset], source: str) -> Dataset:
     if all(d.subjects is not None for d in parts):
         groups = np.concatenate([d.subjects.astype(str) for d in parts])
     origin = np.concatenate([d.origin if d.origin is not None else np.full(len(d), str(k)) for k, d in enumerate(parts)])
+    yaw = np.concatenate([d.yaw if d.yaw is not None else np.full(len(d), np.nan) for d in parts])
+    ranges = None
+    if any(d.ranges is not None for d in parts):  # columns into the union of the classes (unknown: nothing said)
+        ranges = np.concatenate([np.zeros((len(d), len(keys)), np.int8) if d.ranges is None else
+                                 d.ranges[:, [d.classes.index(k) if k in d.classes else 0 for k in keys]]
+                                 * np.array([k in d.classes for k in keys], np.int8) for d in parts])  # fmt: skip
     return Dataset({n: np.concatenate([d.inputs[n] for d in parts]) for n in names}, y,
-                   [i for d in parts for i in d.ids], groups, source, tuple(keys), origin)  # fmt: skip
+                   [i for d in parts for i in d.ids], groups, source, tuple(keys), origin, yaw, ranges)  # fmt: skip
 
 
 def find_paper_clips(root: str | Path) -> list[tuple[Path, int]]:

@@ -65,7 +65,7 @@ def model_for(name: str, data_spec: str | list[str] | None) -> str:
     specs = [data_spec] if isinstance(data_spec, str) else list(data_spec)
     for candidate in BUNDLED[name]:
         try:
-            inputs = spec_of(read_metadata(model_paths(candidate)[1]))
+            inputs = spec_of(read_metadata(model_paths(candidate).json))
         except SquatError:  # not bundled here: the next one, or `name` itself to say why
             continue
         if not any(unreadable(s, inputs) for s in specs):
@@ -93,7 +93,7 @@ def evaluate_models(
     plans = []
     for name in names:
         chosen = model_for(name, given)
-        metadata = check_model(chosen)[2]
+        metadata = check_model(chosen)[1]
         plans.append((chosen, given or training_data(metadata, str(metadata.get("name") or chosen))))
     for spec in given or []:
         check_data_spec(spec)
@@ -185,7 +185,7 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
         elif not whole:
             notes.append("not the data this model was trained on: every row scored")
     subset, y = _in_model_classes(subset, clf.classes, notes)
-    report = metrics.evaluate(y, clf.predict(subset.inputs), threshold=clf.threshold, classes=clf.classes)
+    report = metrics.evaluate(y, predict(clf, subset), threshold=clf.threshold, classes=clf.classes)
     from squatcli.modelfiles import spec_of
 
     return Evaluation(clf.name, clf, report, scope, source, notes, rows_of(spec_of(clf.metadata)))
@@ -194,6 +194,32 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
 def rows_of(inputs: Any) -> str:
     """What a model's rows are, in words, for tables and figures: "reps" or "clips" (an inputs.InputSpec)."""
     return "reps" if inputs.window == "rep" else "clips"
+
+
+def ranges_for(data: Dataset, classes: tuple[str, ...]) -> np.ndarray | None:
+    """`data.ranges` with its columns in the order of `classes` (0 for a class the data lacks), or None."""
+    if data.ranges is None:
+        return None
+    zero = np.zeros(len(data), np.int8)
+    return np.stack([data.ranges[:, data.classes.index(c)] if c in data.classes else zero for c in classes], axis=1)
+
+
+def predict(clf: Any, data: Dataset) -> np.ndarray:
+    """(N, K) a classifier's probabilities of `data`'s rows as `squat assess` gives them (assess.judged): the faults
+    each row's measurements rule out (`data.ranges`) removed when the model does so; K = its classes."""
+    from squatcli.assess import judged
+
+    return judged(clf, data.inputs, ranges_for(data, clf.classes))
+
+
+def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
+    """(N,) whether `squat assess` calls each row of `data` good (assess.verdict) from its probabilities (`predict`):
+    P(good) at the threshold or above and, when the model reads measurements so, no fault they confirm."""
+    from squatcli.assess import confirmed_by, verdict
+
+    ranges = ranges_for(data, clf.classes)
+    return np.array([verdict(p, clf.threshold, (), confirmed_by(clf, r))[0] for p, r in
+                     zip(probs, ranges if ranges is not None else [None] * len(probs))])  # fmt: skip
 
 
 def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str]) -> tuple[Dataset, np.ndarray]:
@@ -228,6 +254,8 @@ class CrossValidation:
     classes: tuple[str, ...]
     seconds: float
     variants: dict[str, Any] = field(default_factory=dict)  # name -> (probs, called_good) of the variant's rows
+    rows: Any = None  # (N,) index into the data of each held-out row, in the order of `y`
+    others: dict[str, Any] = field(default_factory=dict)  # name -> (rows, probs, called_good) of `others` data
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),
@@ -251,13 +279,16 @@ def cross_validate(
     origin: str = "real",
     on_fold: Callable[[int, int, dict], None] | None = None,
     variants: dict[str, Dataset] | None = None,
+    others: dict[str, Dataset] | None = None,
 ) -> CrossValidation:
     """Cross-validate `config` on `data` by group: the groups of `origin` rows (all rows when no row has that
     origin) are dealt into `folds` folds (None: one group per fold, leave-one-group-out) in a seeded order; rows
     of other origins (the synthetic corpus) are never held out and train in every fold, except the validation
     people drawn from them. `on_fold(done, total, fold_summary)` reports progress. `variants`: the same rows
-    with other inputs (as a camera view sees them: `seen_as`; from another skeleton or frame rate), also scored
-    by each fold's model on its held-out rows."""
+    with other inputs (as the ring of cameras sees them, from another skeleton or frame rate), also scored by each
+    fold's model on its held-out rows. `others`: other rows with the same inputs and groups (the real reps, when
+    the data replaced a real fault by its transform), of which each fold's model scores those of its held-out
+    groups: (rows, probabilities in `data`'s class order, called good) per name in `CrossValidation.others`."""
     import time
 
     from squatcli.datasets import split_by_group
@@ -279,7 +310,8 @@ def cross_validate(
     variants = variants or {}
     if any(len(v) != len(data) or not np.array_equal(v.y, data.y) for v in variants.values()):
         raise ValueError("a variant must hold the same rows as the data")
-    seen: dict[str, list[np.ndarray]] = {name: [] for name in variants}
+    seen: dict[str, list[tuple]] = {name: [] for name in variants}
+    elsewhere: dict[str, list[tuple]] = {name: [] for name in others or {}}
     for k in range(n_folds):
         test_groups = order[k::n_folds]
         test = held[np.isin(data.subjects[held].astype(str), test_groups)]
@@ -290,12 +322,19 @@ def cross_validate(
         result = train(data, config, indices=(rest[tr], rest[va], test))
         clf = Classifier(result.model, result.metadata)
         columns = [list(result.metadata["classes"]).index(c) for c in data.classes]  # in the data's class order
-        p = clf.predict(data.subset(test).inputs)[:, columns]
+        held_rows = data.subset(test)
+        model_probs = predict(clf, held_rows)
+        p = model_probs[:, columns]
         for name, variant in variants.items():
-            seen[name].append(clf.predict(variant.subset(test).inputs)[:, columns])
+            variant_probs = predict(clf, variant.subset(test))
+            seen[name].append((variant_probs[:, columns], called_good(clf, variant.subset(test), variant_probs)))
+        for name, other in (others or {}).items():
+            mine = np.flatnonzero(np.isin(other.subjects.astype(str), test_groups))
+            probs_other = predict(clf, other.subset(mine))
+            elsewhere[name].append((mine, probs_other[:, columns], called_good(clf, other.subset(mine), probs_other)))
         rows.append(test)
         probs.append(p)
-        called.append(p[:, 0] >= clf.threshold)
+        called.append(called_good(clf, held_rows, model_probs))
         y_good = metrics.good_labels(data.y[test])
         summary = {"held_out": [str(g) for g in test_groups], "n": int(len(test)), "good": int(y_good.sum()),
                    "threshold": round(clf.threshold, 4), "calibration": [round(v, 4) for v in clf.calibration],
@@ -311,7 +350,7 @@ def cross_validate(
     sens, spec = metrics.called_rates(y_good, called_all)
     report.stored = metrics.OperatingPoint(float(np.median([f["threshold"] for f in summaries])), sens, spec)
     report.balanced_accuracy = float(np.nanmean([sens, spec]))
-    thresholds = np.concatenate([np.full(len(r), f["threshold"]) for r, f in zip(rows, summaries)])
-    by_view = {v: (np.concatenate(p), np.concatenate(p)[:, 0] >= thresholds) for v, p in seen.items()}
+    by_view = {v: tuple(np.concatenate(part) for part in zip(*parts)) for v, parts in seen.items()}
+    scored_others = {name: tuple(np.concatenate(part) for part in zip(*parts)) for name, parts in elsewhere.items()}
     return CrossValidation(report, summaries, y, probs_all, called_all, data.subjects[idx], data.classes,
-                           time.perf_counter() - t0, by_view)  # fmt: skip
+                           time.perf_counter() - t0, by_view, idx, scored_others)  # fmt: skip

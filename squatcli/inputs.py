@@ -26,7 +26,6 @@ nose (`REP_JOINTS`), not the eyes, ears or head top (which the real reps lack); 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,7 @@ DISTANCES = "distances"  # the paper's 171 per-frame joint distances
 # Rep measurements rep models read (names in reps.MEASUREMENTS). The ear-based `head_angle` is not among them:
 # the real reps have no ears; `head_pitch` uses the nose instead.
 BODY_MEASURES: tuple[str, ...] = (
-    "hip_drop", "min_hip_height", "depth", "min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean",
+    "hip_drop", "min_hip_height", "depth", "min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "trunk_chord",
     "shank_angle", "max_shank_angle", "thigh_angle", "knee_ankle_width_ratio", "min_knee_ankle_width",
     "knee_hip_width_ratio", "stance_width", "head_pitch", "max_head_pitch",
 )  # fmt: skip
@@ -245,27 +244,32 @@ def rep_frames(signals: dict[str, np.ndarray], start: int, end: int, spec: Input
 
 
 def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip: int | None = None,
-               cameras: Callable[[int], Any] | None = None, seed: int = 0):  # fmt: skip
+               ring: bool = False, seed: int = 0):  # fmt: skip
     """A `datasets.ClipSet` -> `datasets.Dataset` rows of the spec's inputs, through `compute` like every input.
 
     Clip windows: one row per clip, its first 300 frames or ping-pong padded (features.fit_window, the dataset
     convention). Rep windows: one row per rep and view; a synthetic clip whose fault shows in only some reps
-    (`faults`) labels the others good. An image-plane spec sees the `k`-th clip through `cameras(k)` (default:
-    camera.training_cameras(seed, k), random), rows rep by rep and view by view. Clips of a class only foot
-    points show (skeleton.FEET_CLASSES) are left out when the spec has no feet. SquatError, naming the clip, when
-    a clip cannot give the inputs.
+    (`faults`) labels the others good. An image-plane spec sees the `k`-th clip through camera.training_cameras(seed,
+    k) (random: each row as a video would give it), or with `ring` through camera.RING (as a 3D source is judged),
+    rows rep by rep and view by view; a fault made from a good rep (`clips.made`) is left out of the views that
+    cannot show it (reps.unseen_classes), where it is that good rep. `ranges` records what each row's rep measurements say of each class (reps.range_mask), as that
+    row's camera (or 3D, for the ring and world-plane rows) measures them. Clips of a class only foot points show
+    (skeleton.FEET_CLASSES) are left out when the spec has no feet. SquatError, naming the clip, when a clip cannot
+    give the inputs.
     """
     from squatcli import camera
     from squatcli.datasets import Dataset
     from squatcli.errors import SquatError
+    from squatcli.reps import range_mask, unseen_classes
     from squatcli.features import clip_features, fit_window
     from squatcli.skeleton import FEET_CLASSES
     from squatcli.video import resample_to_fps
 
     unseen = () if spec.feet else FEET_CLASSES  # a fault only foot points show is left out of a model without them
+    made = clips.made or [False] * len(clips)
     keys = [c.key for c in _classes_of(clips, spec) if c.key not in unseen]
     rows: dict[str, list[np.ndarray]] = {name: [] for name in spec.shapes()}
-    y, ids, groups = [], [], []
+    y, ids, groups, yaws, ranges = [], [], [], [], []
     for k, clip in enumerate(clips.clips):
         if clip.label in unseen:
             continue
@@ -277,26 +281,35 @@ def to_dataset(clips, spec: InputSpec, origin: str, progress=None, reps_per_clip
         if spec.window == "clip":
             rows["features"].append(fit_window(clip_features(joints))[None])
             labels, names = [clip.label], [clips.ids[k]]
+            yaws.append(np.nan)
+            ranges.append(np.zeros(len(keys), np.int8))
         else:
-            views = (cameras or (lambda i: camera.training_cameras(seed, i)))(k) if spec.plane == IMAGE else None
+            views = None if spec.plane != IMAGE else camera.RING if ring else camera.training_cameras(seed, k)
             mi = compute(spec, joints=joints, feet=feet, confidence=None, single_rep=clips.single_rep, cameras=views)
             fault = None if clips.faults is None else resample_to_fps(clips.faults[k], clip.fps)
             amounts = [0.0 if fault is None else _fault_at(fault, mi.report.reps[r].rep) for r in mi.rep_rows]
             keep = np.sort(np.argsort(-np.asarray(amounts), kind="stable")[:reps_per_clip])
-            picked = (keep[:, None] * mi.views + np.arange(mi.views)).reshape(-1)  # every view of each kept rep
+            pairs = [(i, v) for i in keep for v in range(mi.views)
+                     if not (made[k] and views is not None and not ring and clip.label in unseen_classes(views[v].side_on_yaw))]
+            picked = np.array([i * mi.views + v for i, v in pairs], dtype=int)  # each kept rep, each view kept
             for name, arr in mi.arrays.items():
                 rows[name].append(arr[picked])
-            labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i in keep for _ in range(mi.views)]
-            names = [_row_id(clips.ids[k], i if len(keep) > 1 else None, v if mi.views > 1 else None)
-                     for i in keep for v in range(mi.views)]  # fmt: skip
+            labels = [clip.label if fault is None or amounts[i] >= FAULT_SHOWN else "good" for i, _ in pairs]
+            names = [_row_id(clips.ids[k], i if len(keep) > 1 else None, v if mi.views > 1 else None) for i, v in pairs]
+            yaws += [np.nan if views is None else views[v].yaw for _, v in pairs]
+            seen_3d = views is None or ring
+            ranges += [range_mask(mi.report.reps[mi.rep_rows[i]].values, tuple(keys), None if seen_3d else views[v].side_on_yaw)
+                       for i, v in pairs]  # fmt: skip
         y += [keys.index(label) for label in labels]
         ids += names
         groups += [clips.groups[k]] * len(labels)
         if progress:
             progress(k + 1, len(clips))
     arrays = {name: np.concatenate(parts).astype(np.float32) for name, parts in rows.items()}
+    yaw = np.array(yaws, dtype=np.float64)
     return Dataset(arrays, np.array(y, dtype=np.int64), ids, np.array(groups).astype(str), clips.source, tuple(keys),
-                   np.full(len(y), origin))  # fmt: skip
+                   np.full(len(y), origin), None if np.isnan(yaw).all() else yaw,
+                   np.array(ranges, dtype=np.int8).reshape(len(y), len(keys)))  # fmt: skip
 
 
 def _row_id(clip_id: str, rep: int | None, view: int | None) -> str:

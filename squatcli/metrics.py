@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from squatcli.models import logit  # defined beside `calibrate`, which runs at assessment without scikit-learn
 from squatcli.skeleton import CLASS_KEYS, GOOD
 
 PAPER_SENSITIVITY = 0.897  # the paper's Youden sensitivity for both models: where `--model all` compares specificity
@@ -208,9 +209,3 @@ def fit_calibration(y_good: np.ndarray, scores: np.ndarray) -> tuple[float, floa
     fit = LogisticRegression(C=100.0, max_iter=1000).fit(logit(scores)[:, None], y_good)
     a, b = float(fit.coef_[0, 0]), float(fit.intercept_[0])
     return (a, b) if a > 0 else (1.0, 0.0)  # a model whose P(good) does not rank the good rows first is not inverted
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    """log(p / (1 - p)), p clipped to [1e-7, 1 - 1e-7]."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p) - np.log1p(-p)

@@ -1,11 +1,13 @@
-"""A model's files on disk, checked without TensorFlow: where a bundled model lives, its metadata and the
-fingerprint of its weights. `check_model` runs every check a model's files can fail before anything heavy loads
-(so `squat assess -m typo` answers at once); `models.load_model` runs it first, then Keras.
+"""A model's files on disk, checked without TensorFlow or ONNX Runtime: where a bundled model lives, its metadata and
+the fingerprints of its weights. `check_model` runs every check the files that `squat assess` and `evaluate` read
+can fail before anything heavy loads (so `squat assess -m typo` answers at once); `models.load_model` runs it
+first, then ONNX Runtime. `check_keras` does the same for the Keras network (training, `squat export`).
 
-A model is `NAME.keras` (or another weights file) beside `NAME.json`. The metadata records the sha256 of each
-weights file under `weights` (`{"keras_sha256": ...}`; an `.onnx` graph would add `onnx_sha256`), so a weights
-file paired with another model's metadata is refused instead of mislabelling. Metadata written before the
-fingerprint existed has no `weights`: such a model loads unchecked.
+A model is three files (`ModelFiles`): `NAME.keras` (the Keras network: to train on, inspect or export from),
+`NAME.onnx` (the same network as an ONNX graph: what assessing and evaluating run) and `NAME.json` (the metadata).
+The metadata records the sha256 of each weights file under `weights` (`{"keras_sha256": ..., "onnx_sha256": ...}`),
+so a damaged or replaced weights file, or one paired with another model's metadata, is refused instead of
+mislabelling. Metadata written before a fingerprint existed has no record for that file: it loads unchecked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from squatcli.errors import SquatError
 from squatcli.files import read_json, require_input_file
@@ -49,25 +51,41 @@ def bundled_names() -> tuple[str, ...]:
     return tuple(name for family in BUNDLED.values() for name in family)
 
 
-def model_paths(name_or_path: str | Path) -> tuple[Path, Path]:
-    """(NAME.keras, NAME.json) for a bundled model name (`cnn`, `cnn-nofeet`, ...) or a path with or without
-    suffix; a SquatError for a name that names no file (``, `.`, `/`)."""
+class ModelFiles(NamedTuple):
+    """The three files of one model."""
+
+    keras: Path  # the Keras network: to train on, inspect, or export from
+    json: Path  # the metadata
+    onnx: Path  # the same network as an ONNX graph: what assessing and evaluating run
+
+
+MODEL_SUFFIXES = (".keras", ".json", ".onnx")
+
+
+def model_paths(name_or_path: str | Path) -> ModelFiles:
+    """The files of a bundled model name (`cnn`, `cnn-nofeet`, ...) or of a path with or without one of the
+    suffixes; a SquatError for a name that names no file (``, `.`, `/`)."""
     text = str(name_or_path)
     if text in bundled_names() and not Path(text).exists():
         for d in models_dirs():
-            if (d / f"{text}.keras").exists():
-                return d / f"{text}.keras", d / f"{text}.json"
+            if (d / f"{text}.json").exists():
+                return _files(d / text)
         searched = ", ".join(str(d) for d in models_dirs())
         kind = text.split("-")[0]
         raise SquatError(f"no bundled {text} model (looked in {searched}); "
                          f"train one with `squat train --model {kind} --out PATH`")  # fmt: skip
     path = Path(text)
-    if path.suffix in (".keras", ".json"):
+    if path.suffix in MODEL_SUFFIXES:
         path = path.with_suffix("")
     if path.name in ("", ".", ".."):
         raise SquatError(f"is not a model: give {', '.join(MODEL_KINDS)}, a bundled name ({', '.join(bundled_names())}) "
-                         "or the path of a NAME.keras", repr(text) if not text.strip() else text)  # fmt: skip
-    return path.with_name(path.name + ".keras"), path.with_name(path.name + ".json")
+                         "or the path of a trained model (NAME, for NAME.onnx and NAME.json)",
+                         repr(text) if not text.strip() else text)  # fmt: skip
+    return _files(path)
+
+
+def _files(stem: Path) -> ModelFiles:
+    return ModelFiles(*(stem.with_name(stem.name + suffix) for suffix in MODEL_SUFFIXES))
 
 
 def candidates(name: str) -> tuple[str, ...]:
@@ -83,46 +101,56 @@ def first_candidate(name: str) -> str:
 
 def fingerprint(name: str) -> str:
     """The sha256 of what decides the results of `squat assess -m NAME`: the metadata of each of its candidates
-    (which records its weights' sha256 under `weights`; metadata without that record adds the weights file's own
+    (which records the sha256 of its ONNX graph under `weights`; metadata without that record adds the graph's own
     sha256), so that another model, a retrained one or another threshold changes it. A candidate without files
-    counts as absent. Cheap: reads the small metadata files (and only older models' weights)."""
+    counts as absent. Cheap: reads the small metadata files (and only older models' graphs)."""
     digest = hashlib.sha256()
     for candidate in candidates(name):
         try:
-            weights_path, json_path = model_paths(candidate)
-            text = json_path.read_bytes()
+            files = model_paths(candidate)
+            text = files.json.read_bytes()
         except (SquatError, OSError):
             digest.update(f"{candidate}: absent\n".encode())
             continue
         digest.update(hashlib.sha256(text).hexdigest().encode())
         try:
-            recorded = json.loads(text).get("weights")
+            recorded = (json.loads(text).get("weights") or {}).get(weights_key(files.onnx))
         except (ValueError, AttributeError):
             recorded = None
-        if not recorded and weights_path.is_file():
-            digest.update(file_sha256(weights_path).encode())
+        if not recorded and files.onnx.is_file():
+            digest.update(file_sha256(files.onnx).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 
 
-def check_model(name_or_path: str | Path) -> tuple[Path, Path, dict[str, Any]]:
-    """(NAME.keras, NAME.json, metadata) once every check a model's files can fail without TensorFlow has passed:
-    both files regular and readable, the metadata valid (`check_metadata`), the .keras a sound zip archive
-    holding a Keras model, and its sha256 the one its metadata records."""
-    keras_path, json_path = model_paths(name_or_path)
-    metadata = read_metadata(json_path)
-    if not keras_path.exists():
-        raise SquatError("no such model file", keras_path)
-    check_keras_archive(require_input_file(keras_path, "model file"))
-    check_weights(keras_path, json_path, metadata)
-    return keras_path, json_path, metadata
+def check_model(name_or_path: str | Path) -> tuple[ModelFiles, dict[str, Any]]:
+    """(the model's files, its metadata) once every check the files a model runs from (NAME.onnx and NAME.json)
+    can fail without ONNX Runtime has passed: the metadata valid (`check_metadata`), the graph a regular, readable
+    file whose sha256 is the one the metadata records. NAME.keras is not needed (nor read) to run a model."""
+    files = model_paths(name_or_path)
+    metadata = read_metadata(files.json)
+    if not files.onnx.exists():
+        raise SquatError(f"no such model file (write it from {files.keras.name} with `squat export "
+                         f"{files.onnx.with_suffix('')}`)", files.onnx)  # fmt: skip
+    check_weights(require_input_file(files.onnx, "model file"), files.json, metadata)
+    return files, metadata
+
+
+def check_keras(files: ModelFiles, metadata: dict[str, Any]) -> None:
+    """Every check NAME.keras can fail before Keras reads it (training on a model, `squat export`): a regular,
+    readable file, a sound zip archive holding a Keras model, its sha256 the one the metadata records."""
+    if not files.keras.exists():
+        raise SquatError("no such model file", files.keras)
+    check_keras_archive(require_input_file(files.keras, "model file"))
+    check_weights(files.keras, files.json, metadata)
 
 
 # ---- the weights' fingerprint ---------------------------------------------------------------------------------
 
 
 def weights_key(path: str | Path) -> str:
-    """The `weights` key that records a weights file's sha256: `keras_sha256` for NAME.keras, `onnx_sha256` ..."""
+    """The `weights` key that records a weights file's sha256: `keras_sha256` for NAME.keras, `onnx_sha256`
+    for NAME.onnx."""
     return f"{Path(path).suffix.lstrip('.').lower()}_sha256"
 
 
@@ -136,13 +164,16 @@ def file_sha256(path: str | Path) -> str:
 
 
 def check_weights(weights_path: Path, json_path: Path, metadata: dict[str, Any]) -> None:
-    """Refuse a weights file whose sha256 is not the one its metadata records (another model's weights, or
-    another model's metadata); metadata without a record for this kind of file is not checked."""
+    """Refuse a weights file whose sha256 is not the one its metadata records (a damaged or replaced file, another
+    model's weights, or another model's metadata); metadata without a record for this kind of file is not
+    checked."""
     recorded = metadata.get("weights", {}).get(weights_key(weights_path))
     if recorded is not None and file_sha256(weights_path) != recorded:
+        again = (f"; `squat export {weights_path.with_suffix('')}` writes it again from {weights_path.stem}.keras"
+                 if weights_path.suffix == ".onnx" else "")  # fmt: skip
         raise SquatError(f"does not belong with {json_path.name}: its sha256 is not the one that metadata records "
-                         f"for its weights ({recorded[:12]}...); the two files come from different models",
-                         weights_path)  # fmt: skip
+                         f"for its weights ({recorded[:12]}...): a damaged or replaced file, or the two files come "
+                         f"from different models{again}", weights_path)  # fmt: skip
 
 
 # ---- the .keras archive and the metadata -----------------------------------------------------------------------
@@ -209,7 +240,7 @@ def read_metadata(json_path: Path) -> dict[str, Any]:
     """A model's metadata, validated (`check_metadata`) when the model loads, so a bad file fails there in one
     line, never later while assessing or evaluating."""
     if not json_path.exists():
-        raise SquatError("no such model metadata file (every NAME.keras needs its NAME.json)", json_path)
+        raise SquatError("no such model metadata file (every model needs its NAME.json)", json_path)
     metadata = read_json(json_path)
     try:
         check_metadata(metadata)

@@ -14,10 +14,13 @@ layers; the statistics are also in the metadata). Clip windows may be averaged o
 Missing rep measurements (NaN, e.g. a knee/ankle ratio hidden in a side view) are set to the training mean, i.e.
 "no information", by `Classifier.predict`.
 
-A model is two files: `NAME.keras` (Keras 3 format) and `NAME.json` (metadata: classes, inputs and their
-standardisation, Youden threshold and the calibration of P(good), fitted on validation data, validation metrics,
-data fingerprint, the weights' sha256, the command line...). `load_model("cnn")` finds a bundled model; the
-files are checked without TensorFlow first (modelfiles.py, whose names are re-exported here).
+A model is three files written together (`save_model`; modelfiles.ModelFiles): `NAME.keras` (Keras 3 format: to
+train on or export from), `NAME.onnx` (the same network as a self-contained ONNX graph, what `load_model` runs with
+ONNX Runtime) and `NAME.json` (metadata: classes, inputs and their standardisation, Youden threshold and the
+calibration of P(good), fitted on validation data, validation metrics, data fingerprint, the sha256 of both weights
+files, the command line...). `load_model("cnn")` finds a bundled model. The files are checked without TensorFlow or
+ONNX Runtime first (modelfiles.py, whose names are re-exported here). TensorFlow and Keras are imported only to
+build, train, load a `.keras` file or export (`import_keras`): judging a squat needs neither.
 """
 
 from __future__ import annotations
@@ -27,17 +30,14 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
 import json
+import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
 
-tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the user's terminal
-
+from squatcli import interrupts
 from squatcli.datasets import atomic_outputs
 from squatcli.errors import SquatError
 from squatcli.inputs import InputSpec
@@ -47,11 +47,15 @@ from squatcli.modelfiles import (  # noqa: F401 - the files' side, without Tenso
     METADATA_FIELDS,
     METADATA_FORMAT,
     METADATA_VERSION,
+    MODEL_SUFFIXES,
+    ModelFiles,
     bundled_names,
     candidates as model_candidates,
+    check_keras,
     check_keras_archive,
     check_metadata,
     check_model,
+    check_weights,
     file_sha256,
     model_paths,
     models_dirs,
@@ -61,21 +65,41 @@ from squatcli.modelfiles import (  # noqa: F401 - the files' side, without Tenso
 )
 from squatcli.skeleton import CLASS_KEYS, GOOD, MODEL_KINDS, N_FEATURES, WINDOW
 
+if TYPE_CHECKING:
+    import keras
+    import onnxruntime
+
+ONNX_OPSET = 15  # tf2onnx 1.17's default; ONNX Runtime >= 1.10 runs it
+ONNX_TOLERANCE = 1e-5  # an exported graph's probabilities may differ from Keras's by at most this (`onnx_graph`)
+
 # Architecture defaults, chosen by measurement (bench/bench_models.py; rep models: `squat evaluate --cv` by
 # recording date, bench/real_targets.py).
 CNN_DEFAULTS: dict[str, Any] = {"width": 64, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
 LSTM_DEFAULTS: dict[str, Any] = {"units": 64, "depth": 2, "l2": 1e-4, "dropout": 0.0, "downsample": 4}
-REP_CNN_DEFAULTS: dict[str, Any] = {"width": 16, "kernel": 5, "dropout": 0.8, "l2": 0.03}
-REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 16, "depth": 2, "dropout": 0.8, "l2": 0.03}
+# Rep models read each rep as 8 cameras picture it (inputs.py): 8x the rows of the 3D reps, where width 64, dropout
+# 0.5 and L2 0.01 cross-validated best (bench/real_targets.py; the 3D-only recipe had width 16, dropout 0.8, L2 0.03).
+REP_CNN_DEFAULTS: dict[str, Any] = {"width": 64, "kernel": 5, "dropout": 0.5, "l2": 0.01}
+REP_LSTM_DEFAULTS: dict[str, Any] = {"units": 32, "depth": 2, "dropout": 0.5, "l2": 0.01}
 # The paper's configurations, for comparison (bench) and for retraining like the paper.
 CNN_PAPER: dict[str, Any] = {**CNN_DEFAULTS, "width": 256}
 LSTM_PAPER: dict[str, Any] = {**LSTM_DEFAULTS, "units": 256, "downsample": 1}
+
+
+def import_keras():
+    """Keras (TensorFlow underneath), imported on first use with TensorFlow's Python logging quieted: only
+    building, training, reading `.keras` files and exporting need it, never judging a squat."""
+    import keras
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # no retracing/deprecation chatter on the user's terminal
+    return keras
 
 
 def _standardise(x, mean: np.ndarray, std: np.ndarray, name: str):
     """(x - mean) / std per channel (last axis) by training-split statistics, as a Normalization layer."""
     mean = np.asarray(mean, dtype=np.float64).reshape(-1)
     std = np.maximum(np.asarray(std, dtype=np.float64).reshape(-1), 1e-6)
+    layers = import_keras().layers
     return layers.Normalization(axis=-1, mean=mean.tolist(), variance=(std**2).tolist(), name=name)(x)
 
 
@@ -85,11 +109,13 @@ def _front(inputs, mean: np.ndarray, std: np.ndarray, downsample: int):
         raise ValueError(f"mean and std must have {N_FEATURES} values")
     x = _standardise(inputs, mean, std, "standardise")
     if downsample > 1:
+        layers = import_keras().layers
         x = layers.AveragePooling1D(pool_size=downsample, strides=downsample, padding="same", name="downsample")(x)
     return x
 
 
 def _conv_bn(x, width: int, kernel: int, strides: int = 1, name: str = ""):
+    layers = import_keras().layers
     x = layers.Conv1D(width, kernel, strides=strides, padding="same", name=f"{name}_conv")(x)
     return layers.BatchNormalization(name=f"{name}_bn")(x)
 
@@ -110,6 +136,8 @@ def build_cnn(
 
     With width=256 and depth=2 this is the paper's model (1.46 M parameters).
     """
+    keras = import_keras()
+    layers = keras.layers
     inputs = keras.Input((window, N_FEATURES), name="features")
     x = _front(inputs, mean, std, downsample)
     x = layers.ReLU(name="stem_relu")(_conv_bn(x, width, kernel, name="stem"))
@@ -144,6 +172,8 @@ def build_lstm(
 
     With units=256, depth=2, downsample=1 this is the paper's model (2.46 M parameters).
     """
+    keras = import_keras()
+    layers = keras.layers
     inputs = keras.Input((window, N_FEATURES), name="features")
     x = _front(inputs, mean, std, downsample)
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
@@ -172,6 +202,8 @@ def build_rep(
     """A rep model: a temporal branch over the rep's frames (`cnn`: two Conv1D(width, kernel) and global average
     pooling; `lstm`: `depth` bidirectional LSTM(units)), dropout, then joined with the rep's measurements and a
     dense softmax. `stats`: input name -> (mean, std) of the training split."""
+    keras = import_keras()
+    layers = keras.layers
     shapes = spec.shapes()
     frames = keras.Input(shapes["frames"], name="frames")
     measures = keras.Input(shapes["measures"], name="measures")
@@ -248,6 +280,12 @@ def impute(arrays: dict[str, np.ndarray], stats: dict[str, tuple[np.ndarray, np.
     return out
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), p clipped to [1e-7, 1 - 1e-7]."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
 def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
     """Platt-scaled probabilities (metrics.fit_calibration): P(good) <- sigmoid(a * logit P(good) + b), the faults
     rescaled in proportion to fill the rest, so rows still sum to 1 and the faults keep their order. (1, 0) is
@@ -255,8 +293,6 @@ def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if (a, b) == (1.0, 0.0) or len(probs) == 0:
         return probs.astype(np.float32)
-    from squatcli.metrics import logit
-
     with np.errstate(over="ignore"):  # exp(-x) of a large negative x is inf, and 1 / (1 + inf) is 0: as meant
         good = 1.0 / (1.0 + np.exp(-(a * logit(probs[:, GOOD]) + b)))
     faults = np.delete(probs, GOOD, axis=1)
@@ -272,22 +308,18 @@ class Classifier:
     """A trained model ready to use: `.predict(inputs)` -> calibrated class probabilities, `.threshold` for
     good-vs-rest, `.classes` and `.inputs` (what it reads) from the metadata.
 
-    `predict` runs a traced `tf.function` (no `model.predict` per call), so one window costs milliseconds.
+    `model` is an ONNX Runtime session (what `load_model` gives: no TensorFlow) or an in-memory Keras model
+    (training's cross-fitting and cross-validation, before any file exists; run through a traced `tf.function`).
     The verdict rule for good-vs-rest: a window or rep is "good" if its probability of "good" >= `threshold`.
     """
 
-    def __init__(self, model: keras.Model, metadata: dict[str, Any], name: str = ""):
+    def __init__(self, model: onnxruntime.InferenceSession | keras.Model, metadata: dict[str, Any], name: str = ""):
         self.model = model
         self.metadata = metadata
-        self.name = name or metadata.get("name") or model.name
+        self.name = name or metadata.get("name") or getattr(model, "name", "model")
         self.inputs = spec_of(metadata)
-        self.stats = {k: (np.asarray(v["mean"]), np.asarray(v["std"])) for k, v in metadata.get("standardisation", {}).items()}
-        shapes = self.inputs.shapes()
-        signature = {k: tf.TensorSpec([None, *shape], tf.float32) for k, shape in shapes.items()}
-        if self.inputs.window == "clip":
-            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature["features"]])
-        else:
-            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+        self.stats = _stats(metadata)
+        self._forward = _onnx_forward(model) if _is_session(model) else _keras_forward(model, self.inputs)
 
     @property
     def threshold(self) -> float:
@@ -321,47 +353,142 @@ class Classifier:
         if n == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         arrays = impute(arrays, self.stats) if self.stats else arrays
-        parts = []
-        for i in range(0, n, batch_size):
-            batch = {k: tf.constant(v[i : i + batch_size]) for k, v in arrays.items()}
-            parts.append(self._forward(batch["features"] if self.inputs.window == "clip" else batch).numpy())
-        probs = np.concatenate(parts)
+        parts = [self._forward({k: v[i : i + batch_size] for k, v in arrays.items()}) for i in range(0, n, batch_size)]
+        probs = np.concatenate(parts).astype(np.float32)
         return calibrate(probs, *self.calibration) if calibrated else probs
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, threshold={self.metadata.get('threshold')})"
 
 
+def _is_session(model: Any) -> bool:
+    """Whether `model` is an ONNX Runtime session (onnxruntime is imported by whoever made one)."""
+    ort = sys.modules.get("onnxruntime")
+    return ort is not None and isinstance(model, ort.InferenceSession)
+
+
+def _onnx_forward(session: onnxruntime.InferenceSession):
+    """Named float32 batches -> the graph's probabilities."""
+    return lambda batch: session.run(None, batch)[0]
+
+
+def _keras_forward(model: keras.Model, spec: InputSpec):
+    """Named float32 batches -> probabilities through a traced `tf.function` (no `model.predict` per call, so one
+    window costs milliseconds)."""
+    import tensorflow as tf
+
+    signature = {k: tf.TensorSpec([None, *shape], tf.float32) for k, shape in spec.shapes().items()}
+    if spec.window == "clip":
+        forward = tf.function(lambda x: model(x, training=False), input_signature=[signature["features"]])
+        return lambda batch: forward(tf.constant(batch["features"])).numpy()
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[signature])
+    return lambda batch: forward({k: tf.constant(v) for k, v in batch.items()}).numpy()
+
+
+def _stats(metadata: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Input name -> (mean, std) of the training split, from the metadata (empty if it has none)."""
+    return {k: (np.asarray(v["mean"]), np.asarray(v["std"])) for k, v in metadata.get("standardisation", {}).items()}
+
+
 # ---- files ---------------------------------------------------------------------------------------------------
 
-def save_model(model: keras.Model, metadata: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write `OUT.keras` and `OUT.json` (a suffix on `out` is ignored); each file appears whole or not at all. The
-    metadata written records the sha256 of the .keras file under `weights` (modelfiles.check_weights)."""
-    keras_path, json_path = model_paths(Path(out))
-    with atomic_outputs(keras_path, json_path) as (tmp_model, tmp_json):  # both files, or neither
+
+def save_model(model: keras.Model, metadata: dict[str, Any], out: str | Path) -> ModelFiles:
+    """Write `OUT.keras`, its ONNX graph `OUT.onnx` (`export.onnx_graph`, checked against Keras) and `OUT.json`
+    (a suffix on `out` is ignored); the three appear together, whole, or not at all. The metadata written records
+    the sha256 of both weights files under `weights` (modelfiles.check_weights)."""
+    from squatcli.export import onnx_graph
+
+    files = model_paths(Path(out))
+    graph = onnx_graph(model, spec_of(metadata))
+    with atomic_outputs(*files) as (tmp_model, tmp_json, tmp_onnx):  # all three, or none
         model.save(tmp_model)
-        weights = {**metadata.get("weights", {}), weights_key(keras_path): file_sha256(tmp_model)}
-        text = json.dumps(metadata | {"weights": weights}, indent=1, sort_keys=False, default=_json_default)
-        tmp_json.write_text(text + "\n", encoding="utf-8")
-    return keras_path, json_path
+        tmp_onnx.write_bytes(graph)
+        metadata = with_fingerprints(metadata, {files.keras: tmp_model, files.onnx: tmp_onnx})
+        tmp_json.write_text(json.dumps(metadata, indent=1, sort_keys=False, default=_json_default) + "\n", encoding="utf-8")
+    return files
+
+
+def export_model(name_or_path: str | Path) -> ModelFiles:
+    """Write NAME.onnx from NAME.keras and record its sha256 in NAME.json (both or neither; the other records,
+    such as `keras_sha256`, are kept): for models saved before squatcli wrote ONNX graphs, and to regenerate the
+    bundled ones (models/README.md)."""
+    from squatcli.export import onnx_graph
+
+    files = model_paths(name_or_path)
+    metadata = read_metadata(files.json)
+    graph = onnx_graph(load_keras(files, metadata), spec_of(metadata))
+    with atomic_outputs(files.json, files.onnx) as (tmp_json, tmp_onnx):
+        tmp_onnx.write_bytes(graph)
+        metadata = with_fingerprints(metadata, {files.onnx: tmp_onnx})
+        tmp_json.write_text(json.dumps(metadata, indent=1, sort_keys=False, default=_json_default) + "\n", encoding="utf-8")
+    return files
+
+
+def with_fingerprints(metadata: dict[str, Any], written: dict[Path, Path]) -> dict[str, Any]:
+    """`metadata` with `weights` recording the sha256 of each weights file in `written` (the file's final path,
+    whose suffix names its key (modelfiles.weights_key) -> the file holding its bytes now); other records are kept.
+    Loading refuses a weights file that does not match (modelfiles.check_weights)."""
+    fingerprints = {weights_key(path): file_sha256(data) for path, data in written.items()}
+    return metadata | {"weights": {**metadata.get("weights", {}), **fingerprints}}
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> Classifier:
-    """A bundled model by name (`cnn`, the default, `lstm`, `cnn-nofeet`, ...) or a trained model by path, once
-    its files pass `modelfiles.check_model`."""
-    keras_path, _, metadata = check_model(name_or_path)
+    """A bundled model by name (`cnn`, the default, `lstm`, `cnn-nofeet`, ...) or a trained model by path, run by
+    ONNX Runtime from NAME.onnx (NAME.keras is not read) once its files pass `modelfiles.check_model`."""
+    files, metadata = check_model(name_or_path)
+    return Classifier(load_onnx(files.onnx, metadata), metadata, name=str(metadata.get("name") or files.json.stem))
+
+
+def load_onnx(path: Path, metadata: dict[str, Any]) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on a model's graph (a file `modelfiles.check_model` has passed), refused in one line
+    naming the file when ONNX Runtime cannot read it, or it reads or gives other shapes than the metadata says."""
+    data = path.read_bytes()
+    import onnxruntime  # noqa: F401  (outside the try: a Ctrl-C that breaks its initialisation is no model error)
+
     try:
-        model = keras.saving.load_model(keras_path, compile=False)
+        session = onnx_session(data)
+    except Exception as e:  # protobuf and graph errors all mean "not a graph we can run"
+        interrupts.reraise_if_interrupted(e)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise SquatError(f"not a readable ONNX model ({type(e).__name__}: {first})", path) from None
+    shapes = spec_of(metadata).shapes()
+    got = {i.name: tuple(i.shape[1:]) for i in session.get_inputs()}
+    outputs = [tuple(o.shape[1:]) for o in session.get_outputs()]
+    if got != shapes or outputs != [(len(metadata["classes"]),)]:
+        raise SquatError(f"model maps {got} -> {outputs}, but its metadata says "
+                         f"{shapes} -> ({len(metadata['classes'])},)", path)  # fmt: skip
+    return session
+
+
+def onnx_session(graph: bytes) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session on a serialised graph, on the CPU, quiet and single-threaded."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: no initializer/optimizer notes on the user's terminal
+    options.intra_op_num_threads = 1  # the models are small: threads cost more than they give (and batch runs a pool)
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+def load_keras(name_or_path: str | Path | ModelFiles, metadata: dict[str, Any] | None = None) -> keras.Model:
+    """The Keras network of a model (to train on, inspect or export; imports TensorFlow), once NAME.keras passes
+    `modelfiles.check_keras` (its sha256 included), checked against its metadata's inputs and classes."""
+    files = name_or_path if isinstance(name_or_path, ModelFiles) else model_paths(name_or_path)
+    metadata = read_metadata(files.json) if metadata is None else metadata
+    check_keras(files, metadata)  # before TensorFlow loads: a damaged or swapped file answers at once
+    keras = import_keras()
+    try:
+        model = keras.saving.load_model(files.keras, compile=False)
     except Exception as e:  # zip, h5 and deserialisation errors all mean "not a model we can read"
         first = str(e).splitlines()[0][:200] if str(e) else ""
-        raise SquatError(f"not a readable Keras model ({type(e).__name__}: {first})", keras_path) from None
-    spec = spec_of(metadata)
-    shapes = spec.shapes()
+        raise SquatError(f"not a readable Keras model ({type(e).__name__}: {first})", files.keras) from None
+    shapes = spec_of(metadata).shapes()
     got = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
     if got != shapes or tuple(model.output_shape[1:]) != (len(metadata["classes"]),):
         raise SquatError(f"model maps {got} -> {model.output_shape[1:]}, but its metadata says "
-                         f"{shapes} -> ({len(metadata['classes'])},)", keras_path)  # fmt: skip
-    return Classifier(model, metadata, name=str(metadata.get("name") or keras_path.stem))
+                         f"{shapes} -> ({len(metadata['classes'])},)", files.keras)  # fmt: skip
+    return model
 
 
 def load_for(

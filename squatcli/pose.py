@@ -8,6 +8,16 @@ unchanged) and map them to the dataset's 19 joints (skeleton.JOINTS), keeping th
 * head top = the ear midpoint pushed on along the neck -> ears direction by HEAD_TOP_EXTENSION of the neck-to-ears
   distance (the vertex sits ~12 cm above the ears, about half the shoulder-to-ear height).
 Their confidence is the smaller of the landmarks they are made from.
+
+Pose where it matters (`PoseSchedule`, the default): the pose model runs on every frame (about 30 a second,
+`auto_stride`) while a rep moves fast, every 2nd frame while the person holds still in a squat, and every 3rd while
+they stand (and every frame for the first 0.5 s, before it knows what standing looks like), interpolated between.
+Why every frame when it moves fast: MediaPipe's tracker crops each frame around the previous frame's landmarks,
+so across skipped frames of a fast rep it lags (the shared side-view video's 56-degree trunk lean read 42 at every
+2nd frame, 31 at every 3rd), and takes 4-6 consecutive frames to catch up. Its output also depends chaotically on
+its history: leaving out any one frame moved later knee angles by up to 7 degrees and per-rep measurements by up
+to 3 degrees and 0.06 thigh lengths on the shared videos (bench/bench_schedule.py), so no schedule that skips
+frames tracks every-frame pose more closely than that.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import importlib.abc
 import os
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +61,20 @@ MIN_LEGS_SEEN = 0.5  # fewer analysed frames with the legs seen than this is an 
 WARN_LEGS_SEEN = 0.9  # fewer than this is a note on the result
 WARN_LEG_BONE_VARIATION = 0.10  # shank or thigh length varying more (MAD/median) is a note (sound tracks: < 6 %)
 MISSING_FRAMES_NOTE = 0.05  # decoding fewer than 95 % of the frames the container lists is a note
+# The schedule (`PoseSchedule`; chosen on the shared videos with bench/bench_schedule.py). A rep is under way while
+# the knee angle is more than BENT_DEGREES below the straightest seen so far (12 degrees comes 6-10 frames before
+# the bottom of the fastest shared rep, 0.9 s), and for HOLD_FRAMES after. Then the pose model sees every frame if
+# the knee angle changed faster than FAST_DEGREES_PER_S between any two frames it saw in the last FAST_WINDOW_S
+# (a fast rep's turn at the bottom lasts 3-5 frames: the window keeps it), else every SLOW_FACTOR-th; while the
+# person stands, every SPARSE_FACTOR-th. Every frame for the first START_SECONDS: the straightest knee angle is not
+# known yet, and short clips often start in the first descent.
+SPARSE_FACTOR = 3
+SLOW_FACTOR = 2
+BENT_DEGREES = 12.0
+FAST_DEGREES_PER_S = 120.0
+FAST_WINDOW_S = 0.2
+HOLD_FRAMES = 2
+START_SECONDS = 0.5
 _LOWER_BODY = [J[n] for n in ("r_hip", "l_hip", "r_knee", "l_knee", "r_ankle", "l_ankle")]
 _LEGS = [[J[f"{side}_{n}"] for n in ("hip", "knee", "ankle")] for side in ("r", "l")]
 
@@ -92,38 +117,56 @@ class PoseFrame:
 
 
 class PoseExtractor(Protocol):
-    """Anything that turns an RGB frame into a PoseFrame (None when no person is found)."""
+    """Anything that turns an RGB frame into a PoseFrame (None when no person is found). Frames come in time
+    order with their nominal time in seconds (frame index x frame period), so a tracker knows how far apart
+    they are when frames are skipped."""
 
-    def __call__(self, rgb: np.ndarray) -> PoseFrame | None: ...
+    def __call__(self, rgb: np.ndarray, seconds: float) -> PoseFrame | None: ...
 
     def close(self) -> None: ...
 
 
-class _NoTensorFlow(importlib.abc.MetaPathFinder):
-    """Makes `import tensorflow` fail while mediapipe is imported: mediapipe imports it only for a docs decorator,
-    falls back cleanly, and so starts in ~0.5 s instead of ~4 s. TensorFlow imports normally afterwards."""
+# What `import mediapipe` pulls in that the pose solution never uses (measured: 3.0 s of TensorFlow where it is
+# installed; matplotlib 0.35 s; sounddevice 0.07 s): TensorFlow (a docs decorator) and sounddevice (audio tasks)
+# are imported in try blocks that fall back cleanly, so they are blocked; matplotlib.pyplot (drawing_utils'
+# 3D plot) is imported unguarded, so it gets an empty stand-in. Either only while mediapipe is imported, and only
+# if not imported already: they import normally afterwards.
+MEDIAPIPE_BLOCKED = ("tensorflow", "sounddevice")
+MEDIAPIPE_STAND_INS = ("matplotlib", "matplotlib.pyplot")
+
+
+class _Blocked(importlib.abc.MetaPathFinder):
+    """Makes importing the named packages (and their submodules) fail."""
+
+    def __init__(self, names: list[str]):
+        self.names = set(names)
 
     def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
+        if name.split(".")[0] in self.names:
             raise ModuleNotFoundError(name)
         return None
 
 
 def _import_mediapipe_pose():
-    if "tensorflow" in sys.modules:  # already paid for: nothing to save
+    """mediapipe's pose solution, imported without what it never uses (MEDIAPIPE_BLOCKED, MEDIAPIPE_STAND_INS)."""
+    if "mediapipe" in sys.modules:
         from mediapipe.python.solutions import pose
         return pose
-    blocker = _NoTensorFlow()
+    blocker = _Blocked([n for n in MEDIAPIPE_BLOCKED if n not in sys.modules])
+    stand_ins = [] if MEDIAPIPE_STAND_INS[0] in sys.modules else list(MEDIAPIPE_STAND_INS)
     sys.meta_path.insert(0, blocker)
+    sys.modules.update({name: types.ModuleType(name) for name in stand_ins})
     try:
         from mediapipe.python.solutions import pose
     finally:
         sys.meta_path.remove(blocker)
+        for name in stand_ins:
+            del sys.modules[name]
     return pose
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     """Silence what native code writes to file descriptor 2 (MediaPipe's start-up log lines) for a moment."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -145,17 +188,17 @@ class MediaPipePose:
         self._min_confidence = min_confidence
         self._pose = None
 
-    def __call__(self, rgb: np.ndarray) -> PoseFrame | None:
+    def __call__(self, rgb: np.ndarray, seconds: float) -> PoseFrame | None:
         if self._pose is not None:
-            result = self._pose.process(rgb)
+            result = self._process(rgb, seconds)
         else:  # the graph logs its set-up from native threads until the first result: keep that off the terminal
             mp_pose = _import_mediapipe_pose()
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 # model_complexity=1 is the only model inside the wheel; 0 and 2 would try to download theirs.
                 self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=1,
                                           min_detection_confidence=self._min_confidence,
                                           min_tracking_confidence=self._min_confidence)  # fmt: skip
-                result = self._pose.process(rgb)
+                result = self._process(rgb, seconds)
         if result.pose_world_landmarks is None:
             return None
         world = np.array([(p.x, -p.y, -p.z, p.visibility) for p in result.pose_world_landmarks.landmark])
@@ -164,10 +207,67 @@ class MediaPipePose:
         xy, _ = blazepose_to_joints(image, world[:, 3])
         return PoseFrame(joints, conf, xy, world[list(BLAZEPOSE_FEET), :3], image[list(BLAZEPOSE_FEET)])
 
+    def _process(self, rgb: np.ndarray, seconds: float):
+        """One frame at its time: the legacy API stamps each frame one 30 fps period (33333 us) after its own
+        counter, as if no frame were ever skipped; its tracker and landmark filters need the real gap. (At 30 fps
+        every frame gets exactly the stamps it always had, and with them the same landmarks.)"""
+        self._pose._simulated_timestamp = round(seconds * 1e6)  # process() adds 33333 us before stamping
+        return self._pose.process(rgb)
+
     def close(self) -> None:
         if self._pose is not None:
             self._pose.close()
             self._pose = None
+
+
+class PoseSchedule:
+    """Which frames the pose model sees, decided frame by frame from what it saw (see the module doc): every
+    `dense`-th frame while a rep moves fast, every `slow`-th while it is held, every `sparse`-th while the person
+    stands. `dense == slow == sparse`: a plain stride."""
+
+    def __init__(self, dense: int, slow: int, sparse: int, fps: float = 30.0, start: int = 0):
+        self.dense, self.slow, self.sparse = dense, slow, sparse
+        self.fast = FAST_DEGREES_PER_S / fps  # degrees per frame
+        self.window = max(1, round(FAST_WINDOW_S * fps))  # frames
+        self.straightest = -np.inf  # the largest knee angle seen: the person standing
+        self.recent: list[tuple[int, float]] = []  # (frame, knee angle) seen within the last `window` frames
+        self.next = 0  # the next frame to see
+        self.gap = dense  # frames to the next one while a rep is under way
+        self.busy_until = start - 1  # a rep (or the start) is under way up to this frame
+
+    @classmethod
+    def stride(cls, k: int) -> PoseSchedule:
+        """Every k-th frame."""
+        return cls(k, k, k)
+
+    @classmethod
+    def adaptive(cls, fps: float) -> PoseSchedule:
+        """About 30 frames a second (`auto_stride`) while a rep moves fast and for the first START_SECONDS, half
+        that while it is held, a third of that standing."""
+        k = auto_stride(fps)
+        return cls(k, SLOW_FACTOR * k, SPARSE_FACTOR * k, fps, round(START_SECONDS * fps))
+
+    def wants(self, index: int) -> bool:
+        return index >= self.next
+
+    def saw(self, index: int, pose: PoseFrame | None) -> None:
+        """Plan the next frame from the pose of frame `index` (None: nobody found, the plan stands)."""
+        if pose is not None and self.dense != self.sparse:
+            angle = float(knee_angle(pose.joints[None])[0])
+            self.straightest = max(self.straightest, angle)
+            self.recent = [(i, a) for i, a in self.recent if i >= index - self.window] + [(index, angle)]
+            if angle < self.straightest - BENT_DEGREES:
+                speeds = [abs(a1 - a0) / (i1 - i0) for (i0, a0), (i1, a1) in zip(self.recent, self.recent[1:])]
+                self.gap = self.dense if max(speeds, default=np.inf) > self.fast else self.slow
+                self.busy_until = index + HOLD_FRAMES * self.dense
+        self.next = index + (self.gap if index < self.busy_until else self.sparse)
+
+
+def knee_angle(joints: np.ndarray) -> np.ndarray:
+    """(T,) mean hip-knee-ankle angle of the two legs in degrees (180: straight), as reps.py measures it."""
+    from squatcli.reps import _angle
+
+    return 0.5 * (_angle(joints, "l_hip", "l_knee", "l_ankle") + _angle(joints, "r_hip", "r_knee", "r_ankle"))
 
 
 @dataclass
@@ -185,7 +285,8 @@ class Extraction:
     bone_variation_worst: dict[str, float] = field(default_factory=dict)  # the same, worse side
     seconds: float = 0.0  # wall time of the whole extraction
     pose_seconds: float = 0.0  # of which in the pose model
-    stride: int = 1  # the pose model ran on every `stride`-th frame
+    stride: int = 1  # the pose model ran on every `stride`-th frame (during reps, with the adaptive schedule)
+    schedule: str = "uniform"  # "uniform": every `stride`-th frame; "adaptive": `PoseSchedule.adaptive`
     legs_seen: float = 1.0  # fraction of the analysed frames with a person whose legs are seen (see LEG_VISIBILITY)
     notes: list[str] = field(default_factory=list)  # what the user should know about this extraction
 
@@ -203,6 +304,7 @@ class Extraction:
             "bone_variation": {k: round(v, 4) for k, v in self.bone_variation.items()},
             "bone_variation_worst_side": {k: round(v, 4) for k, v in self.bone_variation_worst.items()},
             "seconds": round(self.seconds, 3), "pose_seconds": round(self.pose_seconds, 3), "stride": self.stride,
+            "schedule": self.schedule,
             "legs_seen": round(self.legs_seen, 4), "notes": list(self.notes),
         }  # fmt: skip
 
@@ -283,35 +385,38 @@ def find_gaps(times: np.ndarray, found: np.ndarray, min_seconds: float) -> list[
 
 def extract_video(
     path: str | Path,
-    stride: int | None = DEFAULT_STRIDE,
+    stride: int | PoseSchedule | None = DEFAULT_STRIDE,
     extractor: PoseExtractor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extraction:
-    """Video -> 19 joints per frame at 30 fps, running the pose model on every `stride`-th frame (None: the
-    video's `skeleton.auto_stride`).
+    """Video -> 19 joints per frame at 30 fps, running the pose model where it matters (None, the default:
+    `PoseSchedule.adaptive`), on every `stride`-th frame, or on the frames a given PoseSchedule wants.
 
     Joints between the sampled frames, in gaps without a person, and at the 30 fps grid are linear interpolations
     in time; frames are streamed so memory does not grow with the video's length.
     """
-    if stride is not None and stride < 1:
+    if isinstance(stride, int) and stride < 1:
         raise ValueError("stride must be >= 1")
     start = time.perf_counter()
     info = probe(path)
-    stride = auto_stride(info.fps) if stride is None else stride
+    schedule = (PoseSchedule.adaptive(info.fps) if stride is None else
+                PoseSchedule.stride(stride) if isinstance(stride, int) else stride)  # fmt: skip
     if info.frame_count > 0:  # refuse an hours-long video before decoding it (the count may be an estimate)
         require_max_duration(info.frame_count / info.fps, info.path)
     own = extractor is None
     extractor = extractor or MediaPipePose()
+    frame_us = round(1e6 / info.fps)  # nominal frame times in whole microseconds (see MediaPipePose._process)
     stamps, sampled, poses = [], [], []
     pose_seconds, aspect = 0.0, None
     try:
-        for index, stamp, rgb in read_frames(info.path, stride):
+        for index, stamp, rgb in read_frames(info.path, schedule.wants):
             stamps.append(stamp)
             if rgb is not None:
                 aspect = aspect or rgb.shape[0] / rgb.shape[1]  # height / width, rotation applied
                 t = time.perf_counter()
-                poses.append(extractor(rgb))
+                poses.append(extractor(rgb, index * frame_us / 1e6))
                 pose_seconds += time.perf_counter() - t
+                schedule.saw(index, poses[-1])
                 sampled.append(index)
             if progress:
                 progress(index + 1, max(info.frame_count, index + 1))
@@ -360,7 +465,8 @@ def extract_video(
         bone_variation_worst={name: max(v) for name, v in variations.items()},
         seconds=time.perf_counter() - start,
         pose_seconds=pose_seconds,
-        stride=stride,
+        stride=schedule.dense,
+        schedule="uniform" if schedule.dense == schedule.sparse else "adaptive",
         legs_seen=seen,
         notes=notes + body_notes,
     )

@@ -16,7 +16,10 @@ frame (tilted, any yaw) and noisy (MediaPipe), so nothing here trusts the y axis
    rep and are merged. A rep starts where the descent leaves its standing level and ends where the ascent
    reaches its next one (within 10 % of the excursion), so pauses at the top or bottom don't shift it. Reps
    touching the clip's start or end without a standing phase there are `partial` (counted apart). Complete
-   reps shorter than `MIN_REP_S` are dropped as tracking glitches.
+   reps shorter than `MIN_REP_S`, and partial ones shorter than half of it, are dropped as tracking glitches.
+   The standing level is local (`standing_level`, within STAND_WINDOW_S), so a person whose size drifts keeps
+   every rep; with a `ground` frame (the picture, or 3D capture), dips made while the ankles travel (`walking`)
+   are not reps.
 3. `measure_reps`: per rep, from smoothed per-frame signals: depth (lowest hip-midpoint minus knee-midpoint
    height along `up`, in thigh lengths and cm), minimum hip-knee-ankle angle, knee / ankle distance across
    `up` (median over the bottom phase), maximum trunk lean (hip-midpoint -> neck against `up`) and maximum
@@ -42,7 +45,8 @@ from squatcli.features import midpoint, segment_lengths
 from squatcli.skeleton import CLASSES, FPS, F, J, N_FEET, N_JOINTS
 
 MIN_EXCURSION = 0.10  # hip drop / leg length making a rep: knees to ~120° drop 12-18 %, to 140° only 6-8 %
-MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s)
+MIN_REP_S = 0.5  # complete reps faster than this are tracking glitches (the fastest real tempo is ~0.8 s); a
+# partial rep showing less than half of it is a fragment (a clip that starts as the person stands up), not a rep
 MERGE_RETURN = 0.5  # a peak must climb this fraction of the way back to standing to separate two reps
 EDGE_RETURN = 0.9  # a rep edge at the clip's start/end counts as standing when it recovers this fraction
 LEVEL_BAND = 0.1  # start/end: where the hip is within this fraction of the excursion of its standing level
@@ -102,8 +106,8 @@ FAULT_MEASURES: dict[str, tuple[str, ...]] = {
     "knees_in": ("knee_ankle_width_ratio", "min_knee_ankle_width"),
     "shallow": ("depth", "min_knee_angle"),
     "forward_lean": ("max_trunk_lean", "trunk_lean"),
-    "back_round": ("max_trunk_lean",),
-    "back_arch": ("max_trunk_lean",),
+    "back_round": ("trunk_chord", "max_trunk_lean"),
+    "back_arch": ("trunk_chord", "max_trunk_lean"),
     "head_up": ("head_angle", "max_head_pitch"),
     "knees_forward": ("max_shank_angle", "max_heel_lift"),
     "toes_up": ("max_toe_lift", "min_foot_pitch"),
@@ -132,6 +136,8 @@ MEASUREMENTS: dict[str, str] = {
     "knee_ankle_width_ratio": "knee gap / ankle gap across up, bottom phase median (None when a knee or ankle "
                               "is hidden)",
     "max_trunk_lean": "largest angle of hip midpoint -> neck from up over the rep, degrees",
+    "trunk_chord": "hip midpoint -> neck distance, bottom phase median, against standing (a spine bending, rounded "
+                   "or arched, shortens it; 1 = as straight as standing)",
     "head_angle": "largest neck extension against the trunk line (neck -> ears), degrees; up > 0",
     "hip_drop": "fraction of the standing hip height lost at the bottom",
     "min_hip_height": "lowest hip height above the ankles, in leg lengths",
@@ -143,8 +149,8 @@ MEASUREMENTS: dict[str, str] = {
     "min_knee_ankle_width": "smallest knee gap / ankle gap over the rep",
     "knee_hip_width_ratio": "knee gap / hip width, bottom phase median",
     "stance_width": "ankle gap / hip width, bottom phase median",
-    "head_pitch": "neck -> nose against hip midpoint -> neck, bottom phase median, degrees",
-    "max_head_pitch": "largest neck -> nose angle over the rep, degrees",
+    "head_pitch": "neck -> nose above the horizontal (frame_signals), bottom phase median, degrees (looking up raises it)",
+    "max_head_pitch": "largest neck -> nose angle above the horizontal over the rep, degrees",
     "foot_pitch": "heel -> toe tip against the floor, change from standing, bottom phase median, degrees "
                   "(+ toes up, - heels up)",
     "max_foot_pitch": "largest foot pitch change over the rep, degrees",
@@ -152,7 +158,7 @@ MEASUREMENTS: dict[str, str] = {
     "max_toe_lift": "largest rise of the toe tips against the ankles, in shank lengths",
     "max_heel_lift": "largest rise of the heels against the ankles, in shank lengths",
 }  # fmt: skip
-_DIGITS = {"depth": 3, "knee_ankle_width_ratio": 3, "min_knee_ankle_width": 3, "knee_hip_width_ratio": 3,
+_DIGITS = {"depth": 3, "trunk_chord": 3, "knee_ankle_width_ratio": 3, "min_knee_ankle_width": 3, "knee_hip_width_ratio": 3,
            "stance_width": 3, "hip_drop": 3, "min_hip_height": 3, "max_toe_lift": 3, "max_heel_lift": 3}  # fmt: skip
 
 
@@ -260,7 +266,7 @@ def _reps_from_height(s: np.ndarray, fps: float) -> list[Rep]:
         left = points[k - 1][0] if k > 0 else None
         right = points[k + 1][0] if k + 1 < len(points) else None
         rep = _bounded_rep(s, bottom, left, right, stand, edges=(k - 1 == 0, k + 1 == len(points) - 1))
-        if rep.partial or rep.end - rep.start >= MIN_REP_S * fps:
+        if rep.end - rep.start >= (MIN_REP_S / 2 if rep.partial else MIN_REP_S) * fps:
             reps.append(rep)
     return reps
 
@@ -440,7 +446,8 @@ FRAME_CHANNELS: dict[str, str] = {
     "knee_ankle_width": "knee gap / ankle gap across up (< 1: knees inside the ankles)",
     "knee_hip_width": "knee gap across up / hip width",
     "stance_width": "ankle gap across up / hip width",
-    "head_pitch": "neck -> nose against hip midpoint -> neck, degrees",
+    "head_pitch": "neck -> nose above the horizontal in the sagittal plane, degrees: 90 straight up, over 90 tilted "
+                  "back (looking up raises it)",
 }  # fmt: skip
 FOOT_CHANNELS: dict[str, str] = {
     "foot_pitch": "heel -> toe tip against the floor plane, change from standing, degrees (+ toes up, - heels up)",
@@ -457,7 +464,7 @@ WIDTH_MEASURES = ("knee_ankle_width_ratio", "min_knee_ankle_width", "knee_hip_wi
 # Heights along the body's vertical (hip height, depth) lie in the image plane of any upright camera: always kept.
 SAGITTAL_CHANNELS = ("knee_angle", "l_knee_angle", "r_knee_angle", "hip_angle", "trunk_lean", "shank_angle",
                      "thigh_angle", "head_pitch", "head_angle", "foot_pitch", "toe_lift", "heel_lift")  # fmt: skip
-SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "shank_angle", "max_shank_angle",
+SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "trunk_chord", "shank_angle", "max_shank_angle",
                      "thigh_angle", "head_angle", "head_pitch", "max_head_pitch", "foot_pitch", "max_foot_pitch",
                      "min_foot_pitch", "max_toe_lift", "max_heel_lift")  # fmt: skip
 SAGITTAL, FRONTAL = "sagittal", "frontal"
@@ -533,6 +540,7 @@ def frame_signals(joints: np.ndarray, up: np.ndarray, fps: float = FPS, feet: np
     l_knee, r_knee = _angle(joints, "l_hip", "l_knee", "l_ankle"), _angle(joints, "r_hip", "r_knee", "r_ankle")
     raw = {
         "depth_m": (hip - knee) @ up,
+        "trunk_length": np.linalg.norm(neck - hip, axis=-1),
         "l_knee_angle": l_knee,
         "r_knee_angle": r_knee,
         "depth": (hip - knee) @ up / max(thigh, 1e-9),
@@ -544,7 +552,7 @@ def frame_signals(joints: np.ndarray, up: np.ndarray, fps: float = FPS, feet: np
         "knee_ankle_width": _ratio(knee_gap, ankle_gap, 0.05 * hip_w),
         "knee_hip_width": knee_gap / max(hip_w, 1e-9),
         "stance_width": ankle_gap / max(hip_w, 1e-9),
-        "head_pitch": _between(joints[:, J["nose"]] - neck, neck - hip),
+        "head_pitch": head_pitch(joints, up),
         "head_angle": head_angle(joints),
     }  # fmt: skip
     out = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
@@ -572,6 +580,16 @@ def _foot_signals(joints: np.ndarray, feet: np.ndarray, up: np.ndarray, height: 
     standing = height >= top - STANDING_BAND * (top - float(height.min()))
     smooth = {k: _smooth(v, SMOOTH_S * fps) for k, v in raw.items()}
     return {k: v - np.median(v[standing]) for k, v in smooth.items()}
+
+
+def head_pitch(joints: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T,) degrees of neck -> nose above the horizontal, in the plane of `up` and the way the nose points on average
+    over the clip (forward): 0 straight ahead, 90 straight up, beyond 90 tilted back. Needs the nose only (the real
+    reps have no ears), and keeps rising as a head tilts back, where an angle to the vertical would turn."""
+    v = joints[:, J["nose"]] - joints[:, J["neck"]]
+    flat = v - np.outer(v @ up, up)
+    forward = _unit(np.nanmean(flat, axis=0))
+    return np.degrees(np.arctan2(v @ up, flat @ forward))
 
 
 def head_angle(joints: np.ndarray) -> np.ndarray:
@@ -616,6 +634,7 @@ def _measure(
         "min_knee_angle": float(knee_angle.min()),
         "knee_ankle_width_ratio": bottom("knee_ankle_width") if width_seen else None,
         "max_trunk_lean": over("trunk_lean"),
+        "trunk_chord": bottom("trunk_length") / max(_standing_median(sig["trunk_length"], s, rep), 1e-12),
         "head_angle": over("head_angle"),
         "hip_drop": 1.0 - float(s[rep.bottom]) / stand,
         "min_hip_height": float(s[rep.bottom]),
@@ -637,9 +656,56 @@ def _measure(
     return RepMeasurement(rep, {k: v if v is None or np.isfinite(v) else None for k, v in values.items()})
 
 
+def _standing_median(signal: np.ndarray, s: np.ndarray, rep: Rep) -> float:
+    """Median of a signal over the clip's most upright frames: hip height within BOTTOM_BAND of the excursion from
+    the clip's highest (never empty: the highest frame is one)."""
+    top = float(np.max(s))
+    return float(np.median(signal[s >= top - BOTTOM_BAND * (top - s[rep.bottom])]))
+
+
 def _visible(conf: np.ndarray | None, span: slice, *names: str) -> bool:
     """Whether every named joint has median confidence >= MIN_CONFIDENCE over `span` (True when unknown)."""
     return conf is None or min(float(np.median(conf[span, J[n]])) for n in names) >= MIN_CONFIDENCE
+
+
+# How a rep's own measurements bear on the faults the documented ranges (RANGES) define: a fault is ruled out when
+# its measurements (those measured) are all inside their ranges by a margin (pose noise: a few centimetres, a few
+# degrees), and confirmed when one is outside by the same margin. The classifier's probability of a ruled-out fault
+# goes to the other classes, and a confirmed fault is never overruled by GOOD (assess): a verdict never names a fault
+# the numbers beside it contradict, nor calls good a squat they put clearly out of range. (metric, margin) per fault:
+FAULT_RANGES: dict[str, tuple[tuple[str, float], ...]] = {
+    "shallow": (("depth", 0.10), ("min_knee_angle", 10.0)),
+    "knees_in": (("knee_ankle_width_ratio", 0.15),),
+    "forward_lean": (("max_trunk_lean", 10.0),),
+    "back_round": (("max_trunk_lean", 10.0),),  # the range's cue: chest up
+    "head_up": (("head_angle", 10.0),),
+}
+RULED_OUT, CONFIRMED = -1, 1
+
+
+def range_verdicts(values: dict[str, float | None]) -> dict[str, int]:
+    """Fault -> RULED_OUT or CONFIRMED by a rep's measurements `values` (None: not measured), for the faults of
+    FAULT_RANGES on which the measurements take a side; back_round is never ruled out (a lean in range may hide a
+    rounded spine), only confirmed."""
+    out = {}
+    for fault, metrics in FAULT_RANGES.items():
+        seen = [(RANGE_BY_METRIC[m], margin, values[m]) for m, margin in metrics if values.get(m) is not None]
+        inside = [(r.low is None or v >= r.low + margin) and (r.high is None or v <= r.high - margin) for r, margin, v in seen]
+        outside = [(r.low is not None and v < r.low - margin) or (r.high is not None and v > r.high + margin)
+                   for r, margin, v in seen]  # fmt: skip
+        if any(outside):
+            out[fault] = CONFIRMED
+        elif seen and all(inside) and fault != "back_round":
+            out[fault] = RULED_OUT
+    return out
+
+
+def range_mask(values: dict[str, float | None], classes: tuple[str, ...], view: float | None = None) -> np.ndarray:
+    """(K,) int8 for `classes`: RULED_OUT, CONFIRMED or 0, as a camera with this `view` (yaw; None: 3D) measures the
+    rep (what lies along its depth axis unmeasured)."""
+    hidden = set(view_hides(view))
+    said = range_verdicts({k: None if k in hidden else v for k, v in values.items()})
+    return np.array([said.get(c, 0) for c in classes], dtype=np.int8)
 
 
 def _judge(m: RepMeasurement) -> tuple[list[str], list[str]]:

@@ -19,7 +19,7 @@ N_FEATURES = N_JOINTS * (N_JOINTS - 1) // 2  # 171 pairwise distances
 # a fast rep loses its bottom: the 0.6 s rep of the shared side-view video read 56 degrees of trunk lean at every
 # frame, 42 at every 2nd and 31 at every 3rd (MediaPipe's tracker follows fast motion badly across skipped frames).
 POSE_RATE = 30.0
-DEFAULT_STRIDE = None  # `auto_stride` of the video's frame rate
+DEFAULT_STRIDE = None  # pose.PoseSchedule.adaptive: `auto_stride` while a rep moves, sparser while held or standing
 
 
 def auto_stride(fps: float) -> int:

@@ -7,7 +7,7 @@ videos keep their real timing; otherwise they are frame index / nominal fps.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,21 +67,23 @@ def probe(path: str | Path) -> VideoInfo:
         cap.release()
 
 
-def read_frames(path: str | Path, stride: int = 1) -> Iterator[tuple[int, float, np.ndarray | None]]:
+def read_frames(path: str | Path, stride: int | Callable[[int], bool] = 1) -> Iterator[tuple[int, float, np.ndarray | None]]:
     """Yield (frame index, container timestamp in s, RGB frame or None) for every frame of the video.
 
-    Only every `stride`-th frame is decoded to pixels (the others are grabbed, which is cheap), so the caller
-    can run the pose model on a subset while still seeing every frame's timestamp. Frames are streamed: memory
-    stays flat however long the video is.
+    Only every `stride`-th frame, or the frames for which `stride(index)` is true (asked just before the frame
+    is read, so the answer may depend on the frames seen so far), is decoded to pixels (the others are grabbed,
+    which is cheap), so the caller can run the pose model on a subset while still seeing every frame's
+    timestamp. Frames are streamed: memory stays flat however long the video is.
     """
     import cv2
 
+    wanted = stride if callable(stride) else lambda index: index % stride == 0
     info = probe(path)
     cap = open_video(info.path)
     try:
         index = 0
         while True:
-            if index % stride == 0:
+            if wanted(index):
                 ok, frame = cap.read()
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None
             else:

@@ -314,3 +314,48 @@ def test_the_main_fault_is_one_the_camera_view_can_show():
     assert A.verdict(probs, 0.5, unseen=(3,)) == (False, 2)  # from the front leaning cannot be seen
     assert A.verdict(probs, 0.5, unseen=(1, 2, 3)) == (False, 3)  # all hidden: the most probable after all
     assert A.verdict(probs, 0.05, unseen=(3,)) == (True, None)
+
+
+TENSORFLOW_FREE = """
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from squatcli.assess import assess
+from squatcli.cli import EXAMPLE_CLIP
+from squatcli.pose import MediaPipePose
+
+example = assess(EXAMPLE_CLIP)
+assert example.model == "cnn" and example.reps.count >= 3, example.model
+if len(sys.argv) > 1:  # a real video: pose, reps and the rep model
+    video = assess(Path(sys.argv[1]))
+    assert video.motion.kind == "video" and video.reps.count == 1 and video.motion.extraction.person_fraction > 0.9
+else:  # MediaPipe loads and runs (on a blank frame: nobody there)
+    assert MediaPipePose()(np.zeros((120, 160, 3), np.uint8), 0.0) is None
+print(sorted(m for m in ("tensorflow", "keras", "mediapipe", "onnxruntime", "sklearn", "matplotlib", "sounddevice")
+             if m in sys.modules))
+import matplotlib.pyplot  # the stand-in mediapipe's import got is gone: the real one imports
+
+assert callable(matplotlib.pyplot.figure)
+"""
+
+
+def assess_in_process(*args) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", TENSORFLOW_FREE, *map(str, args)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_assessing_imports_neither_tensorflow_nor_keras():
+    """The bundled model runs through ONNX Runtime and MediaPipe loads with TensorFlow blocked: judging a squat
+    never imports TensorFlow (4-5 s and ~600 MB), nor scikit-learn, matplotlib or sounddevice."""
+    assert assess_in_process() == "['mediapipe', 'onnxruntime']"
+
+
+@pytest.mark.slow
+def test_assessing_a_real_video_imports_neither_tensorflow_nor_keras(shared_video):
+    assert assess_in_process(shared_video("side_bodyweight_incorrect.mp4")) == "['mediapipe', 'onnxruntime']"

@@ -34,7 +34,7 @@ from conftest import squat_joints, write_video
 from test_bad_inputs import MODELS, assert_one_line, copy_model, json_lines, run, snapshot, squat, write_clip
 
 TESTS = Path(__file__).resolve().parent
-HEAVY = ("tensorflow", "keras", "mediapipe", "cv2", "sklearn", "matplotlib", "ray")
+HEAVY = ("tensorflow", "keras", "mediapipe", "cv2", "sklearn", "matplotlib", "onnxruntime", "ray")
 
 
 def assert_clean(stderr: str) -> None:
@@ -377,14 +377,17 @@ def test_calibration_at_its_bounds_overflows_without_a_warning():
     assert out[0, 0] == 0.0 and np.allclose(out.sum(axis=1), 1)
 
 
-def test_a_keras_file_with_another_models_metadata_is_refused(tmp_path):
-    shutil.copy(MODELS / "cnn.keras", tmp_path / "m.keras")
+def test_a_weights_file_with_another_models_metadata_is_refused(tmp_path):
+    for suffix in (".keras", ".onnx"):
+        shutil.copy(MODELS / f"cnn{suffix}", tmp_path / f"m{suffix}")
     shutil.copy(MODELS / "cnn-nofeet.json", tmp_path / "m.json")  # was: accepted, mislabelled
     clips = [write_clip(tmp_path / "a.npz"), EXAMPLE_CLIP]
-    code, stdout, stderr = run("assess", "--json", "-m", tmp_path / "m", *clips)
+    code, stdout, stderr = run("assess", "--json", "-m", tmp_path / "m", *clips)  # assess reads the .onnx
     message = "does not belong with m.json: its sha256 is not the one that metadata records for its weights"
     objs = json_lines(stdout)
-    assert code == 1 and [o["error"].startswith(f"{tmp_path / 'm.keras'}: {message}") for o in objs] == [True, True]
+    assert code == 1 and [o["error"].startswith(f"{tmp_path / 'm.onnx'}: {message}") for o in objs] == [True, True]
+    assert_one_line(code, stderr, tmp_path / "m.onnx", message, stdout)
+    code, stdout, stderr = run("export", tmp_path / "m")  # export reads the .keras
     assert_one_line(code, stderr, tmp_path / "m.keras", message, stdout)
 
 
@@ -397,21 +400,28 @@ def test_save_model_records_the_weights_fingerprint_and_older_metadata_loads_unc
     metadata = {k: v for k, v in json.loads((MODELS / "cnn-distances.json").read_text()).items() if k != "weights"}
     M.save_model(small, metadata, tmp_path / "a")
     written = json.loads((tmp_path / "a.json").read_text())["weights"]
-    assert written == {"keras_sha256": hashlib.sha256((tmp_path / "a.keras").read_bytes()).hexdigest()}
+    assert written == {f"{suffix}_sha256": hashlib.sha256((tmp_path / f"a.{suffix}").read_bytes()).hexdigest()
+                       for suffix in ("keras", "onnx")}  # fmt: skip
     assert M.load_model(tmp_path / "a").name == metadata["name"]
-    shutil.copy(MODELS / "cnn-distances.keras", tmp_path / "a.keras")  # the same kind of model, other weights
-    with pytest.raises(SquatError, match="a.keras: does not belong with a.json"):
+    assert M.load_keras(tmp_path / "a").count_params() == small.count_params()
+    for suffix in (".keras", ".onnx"):  # the same kind of model, other weights
+        shutil.copy(MODELS / f"cnn-distances{suffix}", tmp_path / f"a{suffix}")
+    with pytest.raises(SquatError, match="a.onnx: does not belong with a.json"):
         M.load_model(tmp_path / "a")
+    with pytest.raises(SquatError, match="a.keras: does not belong with a.json"):
+        M.load_keras(tmp_path / "a")
     (tmp_path / "a.json").write_text(json.dumps(metadata))  # metadata from before the fingerprint: not checked
     assert M.load_model(tmp_path / "a").name == metadata["name"]
+    assert M.load_keras(tmp_path / "a").count_params() > 0
 
 
 def test_bundled_models_record_their_weights_fingerprint():
     from squatcli.modelfiles import bundled_names
 
     for name in bundled_names():
-        recorded = json.loads((MODELS / f"{name}.json").read_text())["weights"]["keras_sha256"]
-        assert recorded == hashlib.sha256((MODELS / f"{name}.keras").read_bytes()).hexdigest(), name
+        recorded = json.loads((MODELS / f"{name}.json").read_text())["weights"]
+        for suffix in ("keras", "onnx"):
+            assert recorded[f"{suffix}_sha256"] == hashlib.sha256((MODELS / f"{name}.{suffix}").read_bytes()).hexdigest(), name
 
 
 # ---- 11, 12: paper JSON ---------------------------------------------------------------------------------------------
@@ -506,7 +516,7 @@ def test_a_body_at_any_plausible_size_reads_the_same():
 def test_evaluate_on_one_class_says_nothing_of_undefined_metrics(tmp_path):
     for n in range(3):
         write_paper_json(D.paper_clip_path(tmp_path / "good_only", 0, n + 1), distances(squat_joints(frames=90, seed=n)))
-    shutil.copy(MODELS / "cnn-distances.keras", tmp_path / "m.keras")
+    shutil.copy(MODELS / "cnn-distances.onnx", tmp_path / "m.onnx")
     metadata = json.loads((MODELS / "cnn-distances.json").read_text())
     metadata["calibration"] |= {"a": 1.0, "b": 100.0}  # every row called good: kappa on one class, undefined
     (tmp_path / "m.json").write_text(json.dumps(metadata))
@@ -556,7 +566,8 @@ BEFORE_THE_WAIT = [
     ("assess {txt}", "{txt}", "unsupported input type '.txt'"),
     ("assess {dir}", "{dir}", "folder holds no video, .npz or .json input"),
     ("assess {clip} -m /nowhere/m", "/nowhere/m.json", "no such model metadata file"),
-    ("assess {clip} -m {model}", "{model}.keras", "not a readable Keras model (not a zip archive"),
+    ("assess {clip} -m {model}", "{model}.onnx", "does not belong with m.json: its sha256 is not the one"),
+    ("export {model}", "{model}.keras", "not a readable Keras model (not a zip archive"),
     ("extract /nonexistent.mp4", "/nonexistent.mp4", "no such file"),
     ("train --data /nowhere", "/nowhere", "no such dataset folder"),
     ("train --data {txt}", "{txt}", "is a file, not a dataset folder"),
@@ -573,6 +584,7 @@ def test_a_mistyped_input_is_refused_before_anything_heavy_loads(tmp_path, comma
     Path(places["txt"]).write_text("notes")
     Path(places["dir"]).mkdir()
     (tmp_path / "m.keras").write_bytes(b"not a zip")
+    (tmp_path / "m.onnx").write_bytes(b"not a graph")
     shutil.copy(MODELS / "cnn.json", tmp_path / "m.json")
     code = ("import sys\nfrom squatcli.cli import main\nsys.argv = ['squat', *sys.argv[1:]]\n"
             "try:\n    main()\nfinally:\n    print(sorted(m for m in sys.modules if m in %r))" % (HEAVY,))  # fmt: skip
@@ -636,7 +648,8 @@ def test_evaluate_without_data_says_which_data_a_model_needs(tmp_path):
     from squatcli.evaluation import training_data
 
     code, stdout, stderr = run("evaluate")  # the bundled cnn learned from the real reps: was a read of /work/...
-    assert code == 1 and stderr == ("error: model cnn was trained on chariar2023 (fingerprint 133c61f34a39589c): the "
+    fingerprint = json.loads((MODELS / "cnn.json").read_text())["data"]["datasets"][0]["fingerprint"]
+    assert len(fingerprint) == 16 and code == 1 and stderr == (f"error: model cnn was trained on chariar2023 (fingerprint {fingerprint}): the "
                                     "real reps of Chariar et al. 2023, which do not ship with squatcli: pass the folder "
                                     "holding their data.csv and mediapipe/ with --data DIR\n"), stderr  # fmt: skip
     assert training_data(json.loads((MODELS / "cnn-distances.json").read_text()), "cnn-distances") == ["synthetic"]

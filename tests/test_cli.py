@@ -65,7 +65,7 @@ def test_extract_with_no_person_leaves_no_file(tmp_path):
     video = write_video(tmp_path / "blank.mp4", 45, value=lambda i: 90)
     out = tmp_path / "blank.npz"
     code, _, stderr = run("extract", video, "-o", out)
-    assert code == 1 and "person was found in only 0 of 45 analysed frames" in stderr  # 30 fps: every frame
+    assert code == 1 and "person was found in only 0 of 25 analysed frames" in stderr  # 15 + every 3rd of 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mp4"]
 
 
@@ -76,7 +76,8 @@ def test_extract_real_video_writes_joints_and_json_summary(shared_video, tmp_pat
     code, stdout, stderr = run("extract", video, "-o", out, "--json")
     assert code == 0, stderr
     summary = json.loads(stdout)
-    assert summary["frames"] == 140 and summary["frames_processed"] == 140 and summary["stride"] == 1  # 30 fps: all
+    assert summary["frames"] == 140 and summary["stride"] == 1 and summary["schedule"] == "adaptive"
+    assert 47 < summary["frames_processed"] < 140  # every frame of the two reps, every 3rd while standing
     assert summary["person_fraction"] >= 0.95 and summary["output"] == str(out)
     assert set(summary["bone_variation"]) == {"shank", "thigh", "upper arm", "forearm"}
     clip = read_joints_npz(out)

@@ -77,6 +77,41 @@ def test_joints_npz_round_trip(tmp_path, make_joints):
     assert D.read_joints_npz(path).confidence is None and D.read_joints_npz(path).label is None
 
 
+def test_a_monocular_npz_keeps_what_the_camera_measured(tmp_path, make_joints):
+    joints = make_joints(frames=60).astype(np.float32)
+    rng = np.random.default_rng(0)
+    xy, feet_xy = rng.uniform(0, 1, (60, 19, 2)).astype(np.float32), rng.uniform(0, 1, (60, 4, 2)).astype(np.float32)
+    clip = D.JointsClip(joints, 30.0, feet=rng.normal(size=(60, 4, 3)).astype(np.float32), monocular=True,
+                        image_xy=xy, image_feet=feet_xy, aspect=16 / 9)  # fmt: skip
+    path = tmp_path / "video.npz"
+    D.write_joints_npz(path, clip)
+    back = D.read_joints_npz(path)
+    np.testing.assert_array_equal(back.image_xy, xy)
+    np.testing.assert_array_equal(back.image_feet, feet_xy)
+    assert back.aspect == pytest.approx(16 / 9) and back.monocular
+    D.write_joints_npz(path, D.JointsClip(joints, 30.0))  # a 3D clip has none
+    assert D.read_joints_npz(path).image_xy is None and D.read_joints_npz(path).aspect is None
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"image_xy": np.zeros((10, 19, 2))}, "'image_xy' and 'image_aspect' go together"),
+        ({"image_xy": np.zeros((10, 19, 2)), "image_aspect": 0.0}, "'image_aspect' must be one number from 0.1 to 10"),
+        ({"image_xy": np.zeros((10, 18, 2)), "image_aspect": 1.0}, r"'image_xy' must have shape \(10, 19, 2\)"),
+        ({"image_xy": np.full((10, 19, 2), np.nan), "image_aspect": 1.0}, "'image_xy' contains NaN"),
+        ({"image_xy": np.full((10, 19, 2), 1e9), "image_aspect": 1.0}, "out-of-range"),
+        ({"image_xy": np.zeros((10, 19, 2)), "image_aspect": 1.0, "feet": np.zeros((10, 4, 3))}, "'image_feet' is missing"),
+    ],
+)
+def test_bad_image_landmarks_in_an_npz_are_refused(tmp_path, make_joints, extra, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, joints=make_joints(frames=10), fps=30.0, **extra)
+    with pytest.raises(SquatError, match=message) as e:
+        D.read_joints_npz(path)
+    assert str(e.value).startswith(str(path))
+
+
 @pytest.mark.parametrize(
     "arrays, message",
     [

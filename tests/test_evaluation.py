@@ -17,13 +17,13 @@ CORPUS = {"clips_per_class": 3, "subjects": 4, "seed": 1}
 
 
 class StandIn:
-    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, classes, predict."""
+    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, classes, calibration, predict."""
 
     def __init__(self, metadata: dict):
         self.name, self.metadata, self.threshold = "cnn", metadata, metadata["threshold"]
-        self.classes = CLASS_KEYS
+        self.classes, self.calibration = CLASS_KEYS, (1.0, 0.0)
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x, calibrated: bool = True) -> np.ndarray:
         return np.full((len(x["features"]), N_CLASSES), 1 / N_CLASSES, dtype=np.float32)
 
 

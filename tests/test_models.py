@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -97,26 +98,79 @@ def test_classifier_predicts_probabilities_fast(small_cnn):
 
 
 def test_save_and_load_round_trip(tmp_path, small_cnn):
-    keras_path, json_path = M.save_model(small_cnn, minimal_metadata() | {"extra": np.float32(1.5)}, tmp_path / "m.keras")
-    assert (keras_path.name, json_path.name) == ("m.keras", "m.json")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]  # no temporary files left
+    files = M.save_model(small_cnn, minimal_metadata() | {"extra": np.float32(1.5)}, tmp_path / "m.keras")
+    assert [f.name for f in files] == ["m.keras", "m.json", "m.onnx"] and files.onnx == tmp_path / "m.onnx"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras", "m.onnx"]  # no temporary files left
     x = RNG.uniform(0, 3, (3, WINDOW, N_FEATURES)).astype(np.float32)
-    for spec in (tmp_path / "m", tmp_path / "m.keras", str(tmp_path / "m.json")):
+    for spec in (tmp_path / "m", tmp_path / "m.keras", str(tmp_path / "m.json"), tmp_path / "m.onnx"):
         clf = M.load_model(spec)
         assert clf.name == "cnn" and clf.metadata["extra"] == 1.5
+        assert type(clf.model).__name__ == "InferenceSession"  # ONNX Runtime, not Keras
         assert np.allclose(clf.predict(x), M.Classifier(small_cnn, {}).predict(x), atol=1e-6)
+    assert json.loads(files.json.read_text())["weights"]["onnx_sha256"] == hashlib.sha256(files.onnx.read_bytes()).hexdigest()
+    assert M.load_keras(tmp_path / "m").count_params() == small_cnn.count_params()
+
+
+def test_the_onnx_graph_is_self_contained_and_reads_the_models_inputs(tmp_path):
+    """Normalization statistics are folded into the graph (tf2onnx makes them extra inputs); inputs keep the
+    model's names, the output is `probabilities`, and the same model exports to the same bytes."""
+    import onnx
+
+    from squatcli import export
+    from squatcli.inputs import rep_inputs
+
+    spec = rep_inputs(feet=True)
+    stats = {k: (RNG.uniform(-1, 1, shape[-1]), RNG.uniform(0.5, 2, shape[-1])) for k, shape in spec.shapes().items()}
+    model = M.build("lstm", spec, stats, n_classes=4, units=4, depth=1)
+    graph = export.onnx_graph(model, spec)
+    proto = onnx.load_from_string(graph)
+    assert [i.name for i in proto.graph.input] == ["frames", "measures"]
+    assert [o.name for o in proto.graph.output] == ["probabilities"]
+    assert {n.op_type for n in proto.graph.node} >= {"LSTM", "Softmax"}
+    assert export.onnx_graph(model, spec) == graph
+    x = {k: np.nan_to_num(v) for k, v in export.sample_inputs(spec).items()}
+    onnx_probs = M.onnx_session(graph).run(None, x)[0]
+    np.testing.assert_allclose(onnx_probs, model(x, training=False).numpy(), atol=1e-5)
+
+
+def test_inputs_synthetic_clips_cannot_give_are_checked_on_noise(monkeypatch):
+    from squatcli import export, inputs
+    from squatcli.inputs import rep_inputs
+
+    def cannot(*args, **kwargs):
+        raise ValueError("a kind of input the synthetic clips lack")
+
+    monkeypatch.setattr(inputs, "compute", cannot)
+    export._sample_inputs.cache_clear()  # computed once per spec in a process: not from the real inputs here
+    try:
+        x = export.sample_inputs(rep_inputs(feet=True))
+    finally:
+        export._sample_inputs.cache_clear()
+    assert {k: v.shape[1:] for k, v in x.items()} == rep_inputs(feet=True).shapes() and len(x["frames"]) == 16
+    assert all(np.isfinite(v).all() for v in x.values())
 
 
 def test_broken_model_files_are_one_line_errors(tmp_path, small_cnn):
     with pytest.raises(SquatError, match="no such model metadata"):
         M.load_model(tmp_path / "absent")
     M.save_model(small_cnn, minimal_metadata(), tmp_path / "m")
-    (tmp_path / "m.keras").write_bytes(b"not a zip file")
-    with pytest.raises(SquatError, match="not a readable Keras model"):
+    good = (tmp_path / "m.onnx").read_bytes()
+    (tmp_path / "m.onnx").write_bytes(good[:-10])
+    with pytest.raises(SquatError, match=r"m.onnx: does not belong with m.json: its sha256 is not the one .*; `squat export .*/m` writes it again from m.keras"):
         M.load_model(tmp_path / "m")
+    metadata = json.loads((tmp_path / "m.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps(metadata | {"weights": {}}))  # no fingerprint: ONNX Runtime says
+    with pytest.raises(SquatError, match=r"m.onnx: not a readable ONNX model \(\w+"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.onnx").unlink()
+    with pytest.raises(SquatError, match=r"m.onnx: no such model file \(write it from m.keras with `squat export"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.keras").write_bytes(b"not a zip file")
+    with pytest.raises(SquatError, match="m.keras: not a readable Keras model"):
+        M.load_keras(tmp_path / "m")
     (tmp_path / "m.keras").unlink()
     with pytest.raises(SquatError, match="no such model file"):
-        M.load_model(tmp_path / "m")
+        M.load_keras(tmp_path / "m")
     M.save_model(small_cnn, minimal_metadata(), tmp_path / "m")
     (tmp_path / "m.json").write_text("{broken")
     with pytest.raises(SquatError, match="not valid JSON"):
@@ -126,6 +180,9 @@ def test_broken_model_files_are_one_line_errors(tmp_path, small_cnn):
         M.load_model(tmp_path / "m")
     (tmp_path / "m.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(SquatError, match="not squatcli model metadata"):
+        M.load_model(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps(minimal_metadata() | {"inputs": PAPER_INPUTS.to_dict(), "classes": list(CLASS_KEYS[:4])}))
+    with pytest.raises(SquatError, match=r"m.onnx: model maps .* -> \[\(7,\)\], but its metadata says .* -> \(4,\)"):
         M.load_model(tmp_path / "m")
 
 
@@ -169,6 +226,22 @@ def test_bundled_models_load_with_complete_metadata(name):
         assert all(g.startswith("real:") for g in md["data"]["test_subjects"])
     one = {k: np.ones((1, *shape), np.float32) for k, shape in clf.inputs.shapes().items()}
     assert clf.predict(one).shape == (1, len(md["classes"]))
+
+
+@pytest.mark.parametrize("name", M.bundled_names())
+def test_bundled_models_give_keras_probabilities_through_onnx_runtime(name):
+    """What assess runs (the .onnx through ONNX Runtime) is what was trained (the .keras through Keras)."""
+    from squatcli.export import sample_inputs
+
+    clf = M.load_model(name)
+    keras_clf = M.Classifier(M.load_keras(name), clf.metadata)
+    x = sample_inputs(clf.inputs)
+    n = len(next(iter(x.values())))
+    assert n >= 5
+    raw = clf.predict(x, calibrated=False)
+    assert raw.shape == (n, len(clf.classes)) and raw.std(axis=0).max() > 0.05  # inputs that move the output
+    np.testing.assert_allclose(raw, keras_clf.predict(x, calibrated=False), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(clf.predict(x), keras_clf.predict(x), rtol=0, atol=1e-5)
 
 
 def test_cli_help_does_not_import_tensorflow():

@@ -12,10 +12,11 @@ class FakeExtractor:
     """Reads the frame index that write_video encoded and returns a known trajectory's pose for it."""
 
     def __init__(self, trajectory, missing=()):
-        self.trajectory, self.missing, self.calls = trajectory, set(missing), []
+        self.trajectory, self.missing, self.calls, self.times = trajectory, set(missing), [], []
 
-    def __call__(self, rgb):
+    def __call__(self, rgb, seconds):
         i = frame_index(rgb)
+        self.times.append(seconds)
         self.calls.append(i)
         if i in self.missing:
             return None
@@ -60,6 +61,33 @@ def test_stride_interpolates_between_sampled_frames(tmp_path):
     err = np.linalg.norm(third.clip.joints - traj, axis=-1)
     assert np.median(err) < 0.01 and err.max() < 0.05  # interpolation over 0.1 s of a squat is within cm
     assert third.person_fraction == 1.0 and third.long_gaps == []
+
+
+def test_the_pose_model_sees_every_frame_of_a_moving_rep_every_2nd_held_and_every_3rd_standing(tmp_path):
+    """The default schedule: every frame for the first 0.5 s and while a rep moves fast; every 2nd frame while
+    the squat is held; every 3rd while the person stands. The frames come with their nominal times."""
+    rep = squat_joints(frames=30, reps=1, seed=5)  # down in 0.5 s, up in 0.5 s
+    hold = np.repeat(rep[15:16], 30, axis=0)  # 1 s still at the bottom
+    traj = np.concatenate([np.repeat(rep[:1], 60, axis=0), rep[:15], hold, rep[15:], np.repeat(rep[-1:], 45, axis=0)])
+    video = write_video(tmp_path / "v.mp4", len(traj))
+    fake = FakeExtractor(traj)
+    result = P.extract_video(video, extractor=fake)
+    calls = np.array(fake.calls)
+    assert list(calls[:15]) == list(range(15))  # the first 0.5 s
+    assert list(calls[15:22]) == [17, 20, 23, 26, 29, 32, 35]  # then standing: every 3rd frame
+    bent = np.flatnonzero(P.knee_angle(traj) < P.knee_angle(traj[:1])[0] - P.BENT_DEGREES)
+    first = calls[np.isin(calls, bent)][0]  # where the schedule saw the rep begin: at most 2 frames late
+    assert first <= bent[0] + 2
+    down, held, up = bent[(bent >= first) & (bent < 75)], np.arange(82, 105), bent[bent >= 110]  # up: once it is fast
+    assert set(down) <= set(calls) and set(up) <= set(calls)  # moving: every frame
+    assert set(np.diff(calls[np.isin(calls, held)])) == {2}  # held (after the window of fast frames): every 2nd
+    assert set(np.diff(calls[-8:])) == {3}  # standing again
+    assert len(calls) < 0.6 * len(traj) and list(result.sampled) == fake.calls
+    assert fake.times == pytest.approx([i * 33333e-6 for i in fake.calls])
+    assert (result.schedule, result.stride) == ("adaptive", 1)
+    seen = np.concatenate([down, up])
+    np.testing.assert_allclose(result.clip.joints[seen], traj[seen], atol=1e-5)  # seen, not interpolated
+    assert np.abs(result.clip.joints - traj).max() < 0.01  # between still frames interpolation is exact enough
 
 
 def test_frame_rate_is_resampled_to_30_fps(tmp_path):
@@ -142,3 +170,35 @@ def test_real_videos_person_found_and_bones_stable(shared_video, name):
     thigh = np.median(np.linalg.norm(joints[:, J["r_knee"]] - joints[:, J["r_hip"]], axis=-1))
     assert 0.3 < thigh < 0.6  # metres: a human thigh
     assert result.image_xy.shape == (len(result.frame_times), 19, 2)
+
+
+LANDMARKS = """
+import sys
+
+import numpy as np
+
+if sys.argv[2] == "tensorflow":
+    import tensorflow  # noqa: F401  (as squat assess did before: mediapipe then imported it as well)
+from squatcli.pose import extract_video
+
+e = extract_video(sys.argv[1], stride=1)
+np.savez(sys.argv[3], joints=e.clip.joints, confidence=e.clip.confidence, feet=e.clip.feet)
+print(sorted(m for m in ("tensorflow", "matplotlib", "sounddevice") if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+def test_mediapipe_loaded_without_tensorflow_gives_the_same_landmarks(shared_video, tmp_path):
+    import subprocess
+    import sys
+
+    video = shared_video("side_bodyweight_incorrect.mp4")
+    out = {}
+    for mode in ("tensorflow", "plain"):
+        done = subprocess.run([sys.executable, "-c", LANDMARKS, str(video), mode, str(tmp_path / f"{mode}.npz")],
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        out[mode] = (done.stdout.strip(), np.load(tmp_path / f"{mode}.npz"))
+    assert "'tensorflow'" in out["tensorflow"][0] and out["plain"][0] == "[]"
+    for key in ("joints", "confidence", "feet"):
+        np.testing.assert_allclose(out["plain"][1][key], out["tensorflow"][1][key], rtol=0, atol=1e-6)

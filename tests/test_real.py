@@ -203,8 +203,9 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
     class Clf:
         def __init__(self, model, metadata):
             self.threshold, self.calibration = 0.5, (1.0, 0.0)
+            self.classes, self.metadata = data.classes, metadata
 
-        def predict(self, inputs):
+        def predict(self, inputs, calibrated=True):
             n = len(inputs["measures"])
             return np.tile(np.eye(len(data.classes))[0] * 0.6 + 0.4 / len(data.classes), (n, 1))
 
@@ -252,6 +253,10 @@ def test_threshold_and_calibration_come_from_validation_only(layout, crossfit):
     else:
         rows = val
         raw = clf.predict(data.subset(val).inputs, calibrated=False)
+    from squatcli.assess import rule_out
+
+    assert a.metadata["rules_out"] and data.ruled.shape == (len(data), len(data.classes))
+    raw = rule_out(raw, data.ruled[rows])  # as training does, and assessment: what each rep's measurements rule out
     platt = metrics.fit_calibration(metrics.good_labels(data.y[rows]), raw[:, 0])
     assert (a.metadata["calibration"]["a"], a.metadata["calibration"]["b"]) == pytest.approx(platt, rel=1e-3, abs=1e-6)
     from squatcli.models import calibrate

@@ -268,3 +268,46 @@ def test_a_view_leaves_unmeasured_what_lies_along_the_cameras_depth_axis(view, h
         assert b.values["depth"] is not None and b.values["hip_drop"] is not None  # heights: any upright camera
         assert all(b.values[name] is not None for name in kept if a.values.get(name) is not None)
     assert reps.measure_reps(joints, view=45.0).reps[0].values == full[0].values  # nothing hidden
+
+
+# ---- reps as a person films them ---------------------------------------------------------------------------
+
+
+def _walk_in(clip: np.ndarray, metres: float, frames: int, bob: float) -> np.ndarray:
+    """`frames` of the clip's first pose walking `metres` forward (x) with the hips bobbing `bob` metres (a dip
+    of each step) before the clip: a person walking up to their spot."""
+    t = np.linspace(0.0, 1.0, frames)[:, None, None]
+    walk = np.repeat(clip[:1], frames, axis=0) + np.array([metres, 0.0, 0.0]) * (t - 1.0)
+    upper = [J[n] for n in J if not n.endswith(("ankle", "knee"))]
+    walk[:, upper, 1] -= bob * np.sin(np.pi * 3 * t[:, 0]) ** 2
+    return np.concatenate([walk, clip])
+
+
+def test_a_dip_while_walking_in_is_not_a_rep():
+    clip = squat_clip(n_reps=2)
+    walked = _walk_in(clip, metres=2.0, frames=90, bob=0.12)  # 12 cm dips: above the 10 % of a leg a rep needs
+    assert reps.measure_reps(walked).count > 2  # the dips look like reps to the hips alone...
+    report = reps.measure_reps(walked, ground=walked)  # ...but the ankles travel 2 m meanwhile
+    assert report.count == 2 and all(m.rep.start >= 90 for m in report.reps)
+
+
+def test_hip_centred_joints_are_not_a_frame_to_see_walking_in():
+    clip = squat_clip(n_reps=2)
+    centred = clip - 0.5 * (clip[:, [J["l_hip"]]] + clip[:, [J["r_hip"]]])
+    assert reps.fixed_frame(clip) and not reps.fixed_frame(centred)
+
+
+def test_a_person_growing_in_the_picture_keeps_every_rep():
+    """Walking towards a camera, a person's size in the picture grows (here 0.6 -> 1.4 over the clip): the
+    standing level is local (reps.standing_level), so every rep still reaches standing."""
+    clip = squat_clip(n_reps=4, stand_s=1.5)
+    scale = np.linspace(0.6, 1.4, len(clip))[:, None, None]
+    grown = clip * scale
+    assert reps.measure_reps(grown).count == 4
+
+
+def test_a_single_fast_rep_of_nine_tenths_of_a_second_is_judged():
+    clip = squat_clip(n_reps=1, rep_s=0.8, stand_s=0.05)
+    assert len(clip) / FPS < 1.0
+    report = reps.measure_reps(clip)
+    assert report.count == 1 and report.reps[0].values["depth"] is not None

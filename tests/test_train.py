@@ -52,16 +52,16 @@ def trained(tiny, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_train_writes_a_loadable_model_with_complete_metadata(trained, tiny):
-    from squatcli.models import load_model
+    from squatcli.models import load_keras, load_model
 
-    assert sorted(p.name for p in trained.parent.iterdir()) == ["cnn.json", "cnn.keras"]
+    assert sorted(p.name for p in trained.parent.iterdir()) == ["cnn.json", "cnn.keras", "cnn.onnx"]
     clf = load_model(trained)
     md = clf.metadata
     data = load_paper_dataset(tiny)
     assert md["classes"] == list(CLASS_KEYS) and md["class_folders"] == list(CLASS_FOLDERS)
     assert md["window"] == WINDOW and md["features"]["n"] == N_FEATURES
     assert md["architecture"] == {"kind": "cnn", "width": 16, "depth": 2, "kernel": 3, "dropout": 0.1, "downsample": 1}
-    assert md["parameters"] == clf.model.count_params()
+    assert md["parameters"] == load_keras(trained).count_params()
     assert md["data"]["source"] == "ogata2019" and md["data"]["fingerprint"] == data.fingerprint()  # a name, no path
     assert md["data"]["datasets"] == [{"name": "ogata2019", "fingerprint": data.fingerprint(), "rows": 42}]
     assert str(tiny) not in json.dumps(md)
@@ -156,7 +156,7 @@ def test_ctrl_c_on_the_command_line_saves_the_best_model(tiny, tmp_path):
     assert "interrupted after epoch" in rest
     md = json.loads(out.with_suffix(".json").read_text())
     assert md["training"]["interrupted"] and md["training"]["epochs_run"] >= 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.keras", "m.onnx"]
 
 
 @pytest.mark.slow
@@ -185,7 +185,7 @@ def test_evaluate_another_dataset_scores_every_clip(trained, tmp_path):
 def test_lstm_and_the_comparison_of_all_models(trained, tiny, tmp_path, monkeypatch):
     import shutil
 
-    for suffix in (".keras", ".json"):
+    for suffix in (".keras", ".json", ".onnx"):
         shutil.copy(trained.with_suffix(suffix), tmp_path / f"cnn{suffix}")
     run("train", "--model", "lstm", "--data", str(tiny), "--epochs", "1", "--width", "8", "--depth", "1",
         "--downsample", "10", "--split", "subject", "--seed", "1", "--out", str(tmp_path / "lstm"))  # fmt: skip

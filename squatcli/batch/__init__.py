@@ -44,28 +44,37 @@ class Options:
 
 @dataclass
 class Models:
-    """One process's loaded models for one `-m` (models.load_for's cache), the time the first took to load and the
-    error that stopped it, if any (then every input this process takes fails with it)."""
+    """One process's loaded models for one `-m` (models.load_for's cache), the time the first took to load, the
+    error that stopped it, if any (then every input this process takes fails with it), and the process's start-up."""
 
     cache: dict = field(default_factory=dict)
     load_s: float = 0.0
     error: SquatError | None = None
+    startup_s: float = 0.0  # the process's seconds before its models loaded (Python's start and the imports)
 
 
 @dataclass
 class Outcome:
     """What one input gave: its JSON object (ok or not), its typed report (when asked for), its error as the one
-    line a user sees, the model load time of the process that ran it, and the input's identity (when asked for)."""
+    line a user sees, the start-up and model load times of the process that ran it, and the input's identity (when
+    asked for)."""
 
     data: dict
     report: Any = None
     error: str | None = None
     model_load_s: float = 0.0
     identity: Any = None  # ledger.Identity
+    startup_s: float = 0.0
 
     def json(self) -> dict:
-        """The object `--json` prints and `--output` records (with its resume fields)."""
-        return self.data if self.error is not None else self.data | {"model_load_s": round(self.model_load_s, 3)}
+        """The object `--json` prints and `--output` records: a result's `timings` count the start-up and the first
+        model's load of the process that ran it (as one process always did), also given as `model_load_s`."""
+        if self.error is not None:
+            return dict(self.data)
+        timings = self.data.get("timings", {})
+        timings = timings | {"startup_s": round(self.startup_s, 3),
+                             "model_load_s": round(self.model_load_s + timings.get("model_load_s", 0.0), 3)}  # fmt: skip
+        return self.data | {"timings": timings, "model_load_s": round(self.model_load_s, 3)}
 
 
 def failed(path: str | Path, error: Exception, **fields: Any) -> Outcome:
@@ -78,12 +87,13 @@ def failed(path: str | Path, error: Exception, **fields: Any) -> Outcome:
 _MODELS: dict[str, Models] = {}  # a worker process's models, by the model's fingerprint
 
 
-def load_models(options: Options) -> Models:
+def load_models(options: Options, startup_s: float | None = None) -> Models:
     """Load the first model `-m` may need (the others load when an input needs them), timed; a model that cannot
-    load is recorded, not raised."""
+    load is recorded, not raised. `startup_s`: the process's seconds so far (default: measured now)."""
+    from squatcli.clock import process_seconds
     from squatcli.modelfiles import first_candidate
 
-    models = Models()
+    models = Models(startup_s=process_seconds() if startup_s is None else startup_s)
     start = time.perf_counter()
     try:
         from squatcli.models import load_model
@@ -129,11 +139,12 @@ def assess_one(path: str | Path, options: Options, progress: Callable | None = N
         if models.error is not None:
             raise models.error
         report = build(assess(path, options.model, options.stride, progress, models.cache))
-        return Outcome(report.to_dict(), report if options.keep_report else None, None, models.load_s, identity)
+        return Outcome(report.to_dict(), report if options.keep_report else None, None, models.load_s, identity,
+                       models.startup_s)  # fmt: skip
     except Exception as caught:  # noqa: BLE001 - any failure is this input's error; the batch goes on
         interrupts.reraise_if_interrupted(caught)
         error = caught if isinstance(caught, SquatError) else unexpected(caught, path)
-        return failed(path, error, model_load_s=models.load_s, identity=identity)
+        return failed(path, error, model_load_s=models.load_s, identity=identity, startup_s=models.startup_s)
 
 
 class Engine(Protocol):

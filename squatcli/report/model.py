@@ -48,6 +48,7 @@ METRICS: dict[str, Metric] = {
     "min_knee_ankle_width": Metric("k/a min", "smallest knee/ankle width", ".2f"),
     "trunk_lean": Metric("lean bot", "trunk lean at the bottom", ".0f", "°"),
     "max_head_pitch": Metric("head p", "largest head pitch", ".0f", "°"),
+    "trunk_chord": Metric("chord", "hip-neck distance at the bottom against standing", ".2f"),
     "max_shank_angle": Metric("shank", "largest shank tilt (knees forward)", ".0f", "°"),
     "max_heel_lift": Metric("heel", "largest heel lift (shank lengths)", ".2f"),
     "max_toe_lift": Metric("toe", "largest toe lift (shank lengths)", ".2f"),

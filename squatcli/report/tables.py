@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,13 @@ from squatcli.report.console import err, show
 
 def print_extraction(result: Any, summary: dict, video: Path, output: Path) -> None:
     """The summary of `squat extract`: frames, person found, bone-length stability, notes, time."""
+    from squatcli.pose import SPARSE_FACTOR
+
     table = Table(title=escape(f"{video.name} -> {output}"), show_header=False, title_justify="left")
     table.add_row("frames", f"{summary['frames']} at {summary['video_fps']:g} fps ({summary['duration_s']:.1f} s)")
-    table.add_row("pose model", f"{summary['frames_processed']} frames (1 in {summary['stride']})")
+    every = "every frame" if summary["stride"] == 1 else f"1 in {summary['stride']}"
+    how = f"{every} during reps, 1 in {SPARSE_FACTOR * summary['stride']} standing" if summary["schedule"] == "adaptive" else every
+    table.add_row("pose model", f"{summary['frames_processed']} of {summary['frames']} frames ({how})")
     table.add_row("person found", f"{summary['frames_with_person']} / {summary['frames_processed']} ({result.person_fraction:.0%})")
     stability = ", ".join(f"{k} {v:.1%}" for k, v in result.bone_variation.items())
     table.add_row("bone-length variation", stability + "  (MAD/median, better-seen side)")
@@ -59,11 +64,11 @@ def print_epoch(e: Any, patience: int) -> None:
               f"total {e.elapsed:.0f} s  patience {left} (~{eta:.0f} s)", highlight=False)  # fmt: skip
 
 
-def print_training(md: dict, keras_path: Path, json_path: Path) -> None:
+def print_training(md: dict, files: Sequence[Path]) -> None:
     """The summary of `squat train`: files, data, epochs, time, validation, threshold and calibration."""
     v, tr, d = md["validation"], md["training"], md["data"]
     table = Table(title=escape(f"{md['name']}: {md['kind']}, {md['parameters']:,} parameters"), show_header=False, title_justify="left")
-    table.add_row("saved", escape(f"{keras_path}  {json_path}"))
+    table.add_row("saved", escape("  ".join(str(f) for f in files)))
     table.add_row("data", escape(f"{d['source']} ({d['fingerprint']}): {d['n_train']} train / {d['n_val']} val / {d['n_test']} test, {d['split']} split"))
     if tr.get("crossfit_folds"):
         table.add_row("epochs", f"{tr['epochs_run']} (fixed), and {tr['crossfit_folds']} cross-fitted models for calibration")

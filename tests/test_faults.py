@@ -1,0 +1,103 @@
+"""Fault transforms on a rep whose angles we set: each moves the measurement it names by about its documented size,
+more at higher severity, and leaves the rest alone (segment lengths, the joints it does not move, standing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from stick_figure import squat_clip
+
+from squatcli import faults
+from squatcli.features import segment_lengths
+from squatcli.reps import measure_reps
+from squatcli.skeleton import F, J
+
+RIGID = [("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_hip", "r_hip"),
+         ("l_shoulder", "r_shoulder"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"), ("neck", "head_top")]  # fmt: skip
+
+
+def person(**kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """The stick figure as a real body is handed (left at -z), with feet: heels behind the ankles, toes ahead."""
+    joints = squat_clip(n_reps=1, **kwargs) * np.array([1.0, 1.0, -1.0])
+    feet = np.empty((len(joints), 4, 3))
+    for side in "lr":
+        ankle = joints[:, J[f"{side}_ankle"]]
+        feet[:, F[f"{side}_heel"]] = ankle + [-0.05, -0.06, 0.0]
+        feet[:, F[f"{side}_toe"]] = ankle + [0.17, -0.07, 0.0]
+    return joints, feet
+
+
+def measured(joints: np.ndarray, feet: np.ndarray) -> dict:
+    return measure_reps(joints, 30.0, None, feet, single_rep=True).reps[0].values
+
+
+# fault -> (measurement it moves, sign of the move, how close to its documented size at the bottom, or None)
+MOVES = {
+    "head_up": ("head_pitch", +1, 8.0),
+    "forward_lean": ("max_trunk_lean", +1, 3.0),
+    "back_round": ("trunk_chord", -1, None),
+    "back_arch": ("trunk_chord", -1, None),
+    "knees_in": ("knee_ankle_width_ratio", -1, None),
+    "knees_forward": ("max_shank_angle", +1, None),
+    "shallow": ("depth", +1, None),
+}
+
+
+@pytest.mark.parametrize("key", sorted(faults.FAULTS))
+def test_each_transform_moves_its_measurement_more_with_severity_and_keeps_segment_lengths(key):
+    joints, feet = person(trunk_lean=30.0, knee_angle=65.0)
+    name, sign, tolerance = MOVES[key]
+    assert faults.FAULTS[key].moves == name
+    before = measured(joints, feet)[name]
+    moved = []
+    for severity in (0.0, 1.0):
+        j, f = faults.apply(key, joints, feet, severity)
+        assert j.shape == joints.shape and f.shape == feet.shape
+        moved.append(sign * (measured(j, f)[name] - before))
+        for a, b in RIGID:  # a shallower bottom is a blend of two neighbouring frames: lengths within 0.5 %
+            assert segment_lengths(j, a, b) == pytest.approx(segment_lengths(joints, a, b), rel=5e-3), (key, a, b)
+        standing = slice(0, 5)  # the clip starts standing: no fault shows there (but a head up shows from the start)
+        assert np.allclose(j[standing], joints[standing], atol=1e-3) != (key == "head_up"), key
+    assert 0 < moved[0] < moved[1], (key, moved)
+    if tolerance is not None:
+        assert moved[1] == pytest.approx(faults.FAULTS[key].obvious, abs=tolerance)
+
+
+@pytest.mark.parametrize("key, untouched", [
+    ("head_up", ["l_hip", "l_knee", "l_ankle", "l_shoulder", "neck", "l_wrist"]),
+    ("forward_lean", ["l_hip", "r_hip", "l_knee", "l_ankle"]),
+    ("back_round", ["l_hip", "r_hip", "l_knee", "r_ankle"]),
+    ("knees_in", ["l_hip", "l_ankle", "neck", "nose", "l_wrist"]),
+])  # fmt: skip
+def test_a_transform_leaves_the_joints_it_does_not_move(key, untouched):
+    joints, feet = person()
+    j, _ = faults.apply(key, joints, feet, 1.0)
+    idx = [J[n] for n in untouched]
+    assert np.allclose(j[:, idx], joints[:, idx])
+
+
+def test_too_shallow_keeps_the_tempo_and_shows_only_poses_of_the_same_rep():
+    joints, feet = person(knee_angle=60.0)
+    j, _ = faults.apply("shallow", joints, feet, 1.0)
+    assert len(j) == len(joints)
+    bottom = int(np.argmax(faults.depth_profile(joints)))
+    assert measured(j, feet)["min_knee_angle"] > measured(joints, feet)["min_knee_angle"] + 20
+    hips = lambda x: 0.5 * (x[:, J["l_hip"], 1] + x[:, J["r_hip"], 1])  # noqa: E731
+    assert hips(j)[bottom] > hips(joints)[bottom] and hips(j).max() == pytest.approx(hips(joints).max(), abs=1e-6)
+
+
+def test_a_fault_in_some_reps_only_follows_the_amount():
+    joints = squat_clip(n_reps=2) * np.array([1.0, 1.0, -1.0])
+    depth = faults.depth_profile(joints)
+    half = np.where(np.arange(len(joints)) < len(joints) // 2, depth, 0.0)  # the fault in the first rep only
+    j, _ = faults.apply("forward_lean", joints, None, 1.0, amount=half)
+    later = slice(len(joints) // 2, None)
+    assert np.allclose(j[later], joints[later]) and not np.allclose(j[: len(joints) // 2], joints[: len(joints) // 2])
+
+
+def test_missing_joints_stay_missing():
+    joints, feet = person()
+    joints[:, [J["l_ear"], J["r_ear"], J["head_top"]]] = np.nan  # the real reps have no ears or head top
+    for key in faults.FAULTS:
+        j, _ = faults.apply(key, joints, feet, 0.5)
+        assert np.isnan(j[:, J["l_ear"]]).all() and np.isfinite(j[:, J["nose"]]).all(), key
