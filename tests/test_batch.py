@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -222,12 +223,28 @@ def test_the_report_of_an_input_crosses_processes():
 # ---- processes: signals, SIGKILL, a worker that dies --------------------------------------------------------------
 
 
-def squat_process(*args, marker: str) -> subprocess.Popen:
-    """`squat` in a new process whose every descendant carries `marker` in its environment."""
-    env = {**os.environ, "SQUAT_TEST_MARKER": marker}
-    env.pop("SQUAT_JOBS", None)
-    return subprocess.Popen([sys.executable, "-m", "squatcli.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+class Squat(subprocess.Popen):
+    """`squat` in a new process whose every descendant carries `marker` in its environment. Its stdout and stderr
+    go to files, not pipes: a test that reads them only at the end must not block the command on a full pipe."""
+
+    def __init__(self, *args, marker: str):
+        env = {**os.environ, "SQUAT_TEST_MARKER": marker}
+        env.pop("SQUAT_JOBS", None)
+        self.streams = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        super().__init__([sys.executable, "-m", "squatcli.cli", *map(str, args)], stdout=self.streams[0],
+                         stderr=self.streams[1], text=True, env=env)  # fmt: skip
+
+    def communicate(self, input=None, timeout=None) -> tuple[str, str]:
+        self.wait(timeout)
+        texts = []
+        for stream in self.streams:
+            stream.seek(0)
+            texts.append(stream.read())
+            stream.close()
+        return texts[0], texts[1]
+
+
+squat_process = Squat
 
 
 def marked(marker: str) -> list[int]:
