@@ -230,7 +230,7 @@ def engine(kind: str, jobs: int | None, todo: int, options: Options, models: Mod
         return cluster.RayTasks(jobs, options, address)
     workers = workers_for(jobs, todo)
     if workers == 1:
-        return local.InProcess(options, models or load_models(options), bar or _no_bar)
+        return local.InProcess(options, models or (load_models(options) if todo else Models()), bar or _no_bar)
     return local.Pool(workers, options)
 
 
