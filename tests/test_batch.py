@@ -203,6 +203,20 @@ def test_engine_ray_without_ray_is_one_line(tmp_path, monkeypatch):
     assert code == 2 and "--address is for --engine ray" in stderr
 
 
+def test_a_ray_address_where_nothing_answers_is_refused_at_once():
+    import socket
+
+    from squatcli.batch.cluster import check_reachable
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(SquatError, match=r"no Ray cluster answers there \(connection refused\)"):
+            check_reachable(address)
+    check_reachable("auto")  # left to Ray
+
+
 def test_jobs_default_to_the_cores_and_never_exceed_the_inputs():
     from squatcli.batch.local import available_cores
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,22 @@ def require_ray() -> None:
 
     if importlib.util.find_spec("ray") is None:
         raise SquatError(f"--engine ray needs Ray, which is not installed ({INSTALL})")
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once a HOST:PORT (or ray://HOST:PORT) where nothing answers: Ray itself retries for minutes, logging
+    as it goes. Other forms (`auto`, `local`) are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        from squatcli.files import os_reason
+
+        raise SquatError(f"no Ray cluster answers there ({os_reason(e)})", address) from None
 
 
 def _run_task(path: Path, options: Options, cwd: str) -> Outcome:
@@ -56,10 +73,14 @@ class RayTasks:
         self.started = not ray.is_initialized()
         if self.started:
             existing = address or os.environ.get("RAY_ADDRESS")
+            if existing:
+                check_reachable(existing)
             handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
-                ray.init(address=existing or None, num_cpus=None if existing else jobs, include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)  # fmt: skip
+                with warnings.catch_warnings():  # Ray's own warnings: its error is said in one line below
+                    warnings.simplefilter("ignore")
+                    ray.init(address=existing or None, num_cpus=None if existing else jobs, include_dashboard=False,
+                             log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)  # fmt: skip
             except Exception as e:  # noqa: BLE001 - Ray's own errors (no cluster at that address, ...)
                 raise SquatError(f"Ray could not start or connect ({type(e).__name__}: {str(e).strip()[:200]})",
                                  existing) from None  # fmt: skip
@@ -90,7 +111,10 @@ class RayTasks:
         return finished
 
     def close(self, abort: bool) -> None:
-        if abort:
+        """After the last input, or at once (`abort`): the Ray this command started or joined is shut down (Ray then
+        ends this job's workers and tasks; cancelling them first can race with their replies and crash Ray's core
+        worker); in a Ray the caller started, the tasks in flight are cancelled, their workers killed."""
+        if abort and not self.started:
             for ref in self.running:
                 try:
                     self.ray.cancel(ref, force=True)
