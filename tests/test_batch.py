@@ -28,7 +28,7 @@ from squatcli.batch.ledger import Ledger
 from squatcli.errors import SquatError
 
 from squatcli.datasets import write_paper_json
-from test_bad_inputs import json_lines, run, write_clip
+from test_bad_inputs import copy_model, json_lines, run, write_clip
 
 ENGINES = {"pool": ["--jobs", "2"], "ray": ["--engine", "ray", "--jobs", "2"]}
 TIMINGS = ("timings", "model_load_s")
@@ -215,6 +215,19 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once():
         with pytest.raises(SquatError, match=r"no Ray cluster answers there \(connection refused\)"):
             check_reachable(address)
     check_reachable("auto")  # left to Ray
+
+
+def test_the_model_fingerprint_follows_what_decides_the_results(tmp_path):
+    from squatcli.modelfiles import fingerprint
+
+    a, b = copy_model(tmp_path, "a"), copy_model(tmp_path, "b")
+    assert fingerprint(str(a)) == fingerprint(str(b)) != fingerprint("cnn")  # the same files; cnn has 3 candidates
+    c = copy_model(tmp_path, "c", threshold=0.5)
+    assert fingerprint(str(c)) != fingerprint(str(a))  # another threshold
+    d = copy_model(tmp_path, "d", weights={})  # no recorded sha256: the graph's own counts
+    before = fingerprint(str(d))
+    (tmp_path / "d.onnx").write_bytes((tmp_path / "d.onnx").read_bytes() + b"\0")
+    assert fingerprint(str(d)) != before
 
 
 def test_jobs_default_to_the_cores_and_never_exceed_the_inputs():
