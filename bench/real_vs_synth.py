@@ -4,9 +4,10 @@
 
 Prints, for each rep measurement the models read, the 10th/50th/90th percentiles of real and synthetic reps of
 the matching classes (good with good, knees caving with knees_in, no depth with shallow, heels lifting with
-knees_forward: the synthetic fault whose heels rise), and the realism figure: the AUC of a logistic regression
-told to separate synthetic good reps from real good reps on the models' inputs (measurements, frames, both;
-5-fold cross-validation grouped by person/session). 0.5 = indistinguishable, 1.0 = trivially told apart.
+knees_forward: the synthetic fault whose heels rise), and the realism figures: the AUC of a logistic regression
+told to separate synthetic reps from real reps of the same class on the models' inputs (measurements, frames,
+both; 5-fold cross-validation grouped by person/session); the good reps' is the generator's realism figure.
+0.5 = indistinguishable, 1.0 = trivially told apart.
 Synthetic people come from a seed the bundled models never trained on (seed 11).
 """
 
@@ -53,13 +54,19 @@ def main(real_dir: str = "../shared/realdata/chariar2023", clips_per_class: int 
             a, b = np.nanpercentile(r[:, k], [10, 50, 90]), np.nanpercentile(s[:, k], [10, 50, 90])
             flag = "" if b[0] <= a[1] <= b[2] and a[0] <= b[1] <= a[2] else "  !"
             print(f"  {name:22s} {a[0]:8.2f} {a[1]:8.2f} {a[2]:8.2f}   {b[0]:8.2f} {b[1]:8.2f} {b[2]:8.2f}{flag}")
-    rg, sg = real.y == real.classes.index("good"), syn.y == syn.classes.index("good")
-    groups = np.r_[real.subjects[rg], np.char.add("s:", syn.subjects[sg].astype(str))]
-    m_r, m_s = real.inputs["measures"][rg], syn.inputs["measures"][sg]
-    f_r, f_s = (d.inputs["frames"][mask].reshape(mask.sum(), -1) for d, mask in ((real, rg), (syn, sg)))
-    print("\nrealism: AUC of telling synthetic good reps from real good reps (0.5 = indistinguishable)")
-    print(f"  measurements {realism_auc(m_r, m_s, groups):.3f}   frames {realism_auc(f_r, f_s, groups):.3f}   "
-          f"both {realism_auc(np.hstack([m_r, f_r]), np.hstack([m_s, f_s]), groups):.3f}")
+    print("\nrealism: AUC of telling synthetic reps from real reps of the matching class (0.5 = indistinguishable)")
+    for real_key, syn_key in PAIRS[:4]:
+        print(f"  {real_key:14s} " + "   ".join(f"{k} {v:.3f}" for k, v in class_realism(real, syn, real_key, syn_key).items()))
+
+
+def class_realism(real, syn, real_key: str, syn_key: str) -> dict[str, float]:
+    """Realism AUCs of one matched class on the measurements, the per-frame channels and both."""
+    rm, sm = real.y == real.classes.index(real_key), syn.y == syn.classes.index(syn_key)
+    groups = np.r_[real.subjects[rm], np.char.add("s:", syn.subjects[sm].astype(str))]
+    m_r, m_s = real.inputs["measures"][rm], syn.inputs["measures"][sm]
+    f_r, f_s = (d.inputs["frames"][mask].reshape(mask.sum(), -1) for d, mask in ((real, rm), (syn, sm)))
+    return {"measurements": realism_auc(m_r, m_s, groups), "frames": realism_auc(f_r, f_s, groups),
+            "both": realism_auc(np.hstack([m_r, f_r]), np.hstack([m_s, f_s]), groups)}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -98,16 +98,21 @@ def depth_profile(joints: np.ndarray, fps: float = 30.0) -> np.ndarray:
     return np.clip((stand - h) / max(float(np.max(stand - h)), 1e-9), 0.0, 1.0)
 
 
-def apply(key: str, joints: np.ndarray, feet: np.ndarray | None, severity: float,
-          amount: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+def apply(key: str, joints: np.ndarray, feet: np.ndarray | None, severity: float, amount: np.ndarray | None = None,
+          share: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
     """(joints, feet) showing fault `key` at `severity` (0 mild .. 1 obvious) in proportion to `amount` (T,) per
-    frame (default: `depth_profile`; the synthetic generator passes its own, e.g. a fault in some reps only)."""
+    frame (default: `depth_profile`; the synthetic generator passes its own, e.g. a fault in some reps only).
+    `share` (T,), optional: how much of the fault each frame's rep shows (0 in a rep without it), for the parts of a
+    fault that do not grow with depth: a head up from the start, how much shallower a rep is (default: a head up in
+    every rep, too shallow by amount / depth)."""
     joints = np.array(joints, dtype=np.float64)
     feet = None if feet is None else np.array(feet, dtype=np.float64)
     depth = depth_profile(joints)
     amount = depth if amount is None else np.clip(np.asarray(amount, dtype=np.float64), 0.0, None)
     if key == "shallow":
-        return _shallow(joints, feet, FAULTS[key].size(severity), amount, depth)
+        return _shallow(joints, feet, FAULTS[key].size(severity), amount if share is None else share * depth, depth)
+    if key == "head_up" and share is not None:
+        return _head_up(joints, feet, FAULTS[key].size(severity), amount, np.asarray(share, dtype=np.float64))
     return _TRANSFORMS[key](joints, feet, FAULTS[key].size(severity), amount)
 
 
@@ -131,8 +136,8 @@ def _tilt(points: np.ndarray, pivot: np.ndarray, angle: np.ndarray, axes: np.nda
     return points + du[..., None] * up + df[..., None] * forward
 
 
-def _head_up(joints, feet, size, amount):
-    profile = 0.35 + 0.65 * amount  # people look up from the start and most at the bottom
+def _head_up(joints, feet, size, amount, share=1.0):
+    profile = 0.35 * share + 0.65 * amount  # people look up from the start and most at the bottom
     angle = -np.radians(size) * profile
     joints[:, HEAD] = _tilt(joints[:, HEAD], joints[:, J["neck"]], angle, _axes(joints))
     return joints, feet
@@ -217,13 +222,13 @@ def _shallow(joints, feet, size, amount, depth):
     return out_j, out_f
 
 
-def _monotone_runs(x: np.ndarray) -> list[np.ndarray]:
-    """Frame indices of the stretches where x only rises or only falls (descents and ascents), turning points
-    shared by the two stretches they join."""
-    step = np.sign(np.diff(x))
-    for i in range(1, len(step)):  # a flat step continues the run it is in
-        step[i] = step[i] or step[i - 1]
-    turns = [0] + [i for i in range(1, len(step)) if step[i] != step[i - 1]] + [len(x) - 1]
+def _monotone_runs(x: np.ndarray, turn: float = 0.1) -> list[np.ndarray]:
+    """Frame indices of the descents and ascents: the stretches between the turning points where x reverses by at
+    least `turn` (reps._zigzag), so a pause's wiggles at the bottom stay inside the stretch they interrupt and are
+    cut with it; turning points shared by the two stretches they join."""
+    from squatcli.reps import _zigzag
+
+    turns = sorted({0, len(x) - 1, *(i for i, _ in _zigzag(x, turn))})
     return [np.arange(a, b + 1) for a, b in zip(turns[:-1], turns[1:])]
 
 

@@ -463,7 +463,8 @@ WIDTH_MEASURES = ("knee_ankle_width_ratio", "min_knee_ankle_width", "knee_hip_wi
 # ... and angles in the sagittal plane (forward-back: lean, knee and hip bend, knee travel, head and foot pitch).
 # Heights along the body's vertical (hip height, depth) lie in the image plane of any upright camera: always kept.
 SAGITTAL_CHANNELS = ("knee_angle", "l_knee_angle", "r_knee_angle", "hip_angle", "trunk_lean", "shank_angle",
-                     "thigh_angle", "head_pitch", "head_angle", "foot_pitch", "toe_lift", "heel_lift")  # fmt: skip
+                     "thigh_angle", "head_pitch", "head_angle", "foot_pitch", "toe_lift", "heel_lift",
+                     "trunk_length")  # fmt: skip  # trunk_length: a spine bending forward or back shortens it
 SAGITTAL_MEASURES = ("min_knee_angle", "hip_angle", "trunk_lean", "max_trunk_lean", "trunk_chord", "shank_angle", "max_shank_angle",
                      "thigh_angle", "head_angle", "head_pitch", "max_head_pitch", "foot_pitch", "max_foot_pitch",
                      "min_foot_pitch", "max_toe_lift", "max_heel_lift")  # fmt: skip

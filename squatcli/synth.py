@@ -16,10 +16,10 @@ Kinematics (world frame: metres, y up, x to the subject's left, z forward, floor
 * A clip is 10 s at 30 fps holding 3-5 reps (counted as dips of the hip below mid-depth) at a varying tempo,
   with pauses, standing still, and sometimes a rep cut by the clip's start or end.
 
-Faults (severity 0-1 from mild to obvious, sometimes in only some reps): knees caving in (knee pole turned
-medially with depth), rounded back (lumbar + thoracic flexion, shoulders protracted, head dropped), arched back
-(lumbar extension with the chest thrown up and back), head up (cervical extension), shallow (thigh stays well
-above horizontal), knees forward (small trunk lean, so balance drives the knees past the toes; heels lift).
+Faults: the person's good squat, then `faults.apply` (the one definition of each fault, also applied to real good
+reps) at a severity drawn from mild (0) to obvious (1), in proportion to the depth of each frame and to how much
+of the fault its rep shows (0.8-1.15 from rep to rep; in 30 % of the clips only some reps show it, the others stay
+good): knees caving in, rounded back, arched back, head up, too shallow, knees forward (see faults.FAULTS).
 All random draws are made in the same order whatever the label, so one seed gives the same person, tempo,
 camera and noise for a good squat and for each fault: a paired comparison isolates the fault.
 
@@ -41,9 +41,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from squatcli import faults
 from squatcli.datasets import (
     CORPUS_INFO,
     ClipSet,
@@ -60,10 +62,10 @@ from squatcli.datasets import (
 from squatcli.errors import SquatError
 from squatcli.features import clip_features, distances, fit_window, midpoint
 from squatcli.files import nearest_existing, size_text
-from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
+from squatcli.skeleton import CLASS_KEYS, CLASSES, FPS, HEAD_TOP_EXTENSION, JOINTS, J, N_CLASSES, N_FEATURES, N_JOINTS, WINDOW
 from squatcli.video import resample
 
-GENERATOR_VERSION = 2  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
+GENERATOR_VERSION = 3  # bump whenever the output for a given seed changes (invalidates the on-disk cache)
 # The corpus the bundled models learn from (seed 0): 4200 clips of 120 people. Twice the paper's 2001-clip size
 # because generalising to new people is the hard part: with 60 people (48 to train) the default CNN scored 89.0 %
 # on held-out people, with 120 people 93.1 % (same recipe; see models/README.md).
@@ -73,21 +75,11 @@ MAX_CLIPS_PER_CLASS, MAX_SUBJECTS = 10_000, 10_000
 BYTES_PER_CLIP = 560_000  # on disk, written by build_corpus: paper JSON ~470 kB + joints .npz ~65 kB (measured)
 CLIP_SECONDS = WINDOW / FPS
 ARM_POSTURES = ("forward", "crossed", "hips", "bar", "overhead", "clasped")
-_K = {k: i for i, k in enumerate(CLASS_KEYS)}
 _DEG = np.pi / 180
 
-# Fault magnitudes at the bottom of a rep, (mild, obvious), in degrees (depth: thigh angle from vertical).
-# Generator v2 calibrated good squats, shallow and knees forward on the real reps of datasets.read_real_reps
-# (bench/real_vs_synth.py): real good squats stop at a thigh angle of 66-101 degrees (10th-90th percentile, median
-# 86) with the trunk at 10-39 degrees and the shanks at 18-51, so good depth, lean and the faults moved there.
-FAULT_RANGE = {
-    "knees_in": (10.0, 32.0),  # knee direction, degrees medial of straight ahead
-    "back_round": (32.0, 60.0),  # lumbar + thoracic flexion
-    "back_arch": (25.0, 45.0),  # lumbar extension / chest back
-    "head_up": (32.0, 58.0),  # cervical extension relative to the thorax (beyond the gaze-forward extension of good squats)
-    "shallow": (68.0, 50.0),  # thigh angle at the bottom (good: 68-106; real "no depth": 49-85, median 67)
-    "knees_forward": (0.32, 0.12),  # trunk lean / shank angle (good: 0.4-1.0; real "heels lifting": ~0.2)
-}
+# Generator v2 calibrated good squats on the real reps of datasets.read_real_reps (bench/real_vs_synth.py): real
+# good squats stop at a thigh angle of 66-101 degrees (10th-90th percentile, median 86) with the trunk at 10-39
+# degrees and the shanks at 18-51. Since v3 the faults are faults.py's transforms of these good squats.
 GOOD_DEPTH = (68.0, 106.0)
 GOOD_LEAN = (0.4, 1.0)
 
@@ -314,14 +306,55 @@ class SynthClip(JointsClip):
     """A generated clip: joints as observed, plus what went into it (`meta`) and the clean world joints."""
 
     meta: dict = field(default_factory=dict)
-    world: np.ndarray | None = None  # (T, 19, 3) before observation: world frame, exact bone lengths
+    world: np.ndarray | None = None  # (T, 19, 3) before observation, fault included: world frame, exact bone lengths
     depth: np.ndarray | None = None  # (T,) s(t): 0 standing, 1 bottom of the rep
     fault: np.ndarray | None = None  # (T,) how much of the clip's fault each frame shows (0 = none; good: 0)
-    spine: np.ndarray | None = None  # (T, 3, 3) hip centre, mid-back, top of the thoracic spine (world frame)
+    spine: np.ndarray | None = None  # (T, 3, 3) hip centre, mid-back, top of the thoracic spine (world frame; drawing)
 
 
-def _per_rep(rng: np.random.Generator, n_reps: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per-rep magnitude jitter and which reps show the fault (all, or only some)."""
+class _Squat(NamedTuple):
+    """A person's good squat over one clip, before observation (world frame)."""
+
+    world: np.ndarray  # (T, 19, 3)
+    feet: np.ndarray  # (T, 4, 3)
+    spine: np.ndarray  # (T, 3, 3) hip centre, mid-back, top of the thoracic spine
+    depth: np.ndarray  # (T,) s(t): 0 standing, 1 bottom of the rep
+    rep: np.ndarray  # (T,) the rep each frame belongs to
+    dips: int  # rep bottoms inside the clip
+    meta: dict  # what was drawn for it (arms, stance, toe-out)
+
+
+def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool = True,
+             severity: float | None = None, arms: str | None = None) -> SynthClip:  # fmt: skip
+    """One 10 s clip of `subject` squatting with class `label` (index into skeleton.CLASSES): the person's good
+    squat, then the fault as `faults.apply` defines it (the same transform made from real good reps) in the reps
+    that show it, then what a pose estimator would report (`_observe`).
+
+    The draws from `rng` do not depend on `label`, `severity` or `arms`: one seed, one person and motion, so a good
+    clip and a faulty one of the same seed differ by the fault alone.
+    """
+    key = CLASS_KEYS[label]
+    sev = rng.random() if severity is None else float(severity)
+    rng.random()  # keep the stream aligned whether or not severity was given
+    squat = _good_squat(rng, subject, arms)
+    share, partial = _fault_share(rng, squat.rep)
+    world, feet, spine = squat.world, squat.feet, squat.spine
+    if key != "good":
+        world, feet = faults.apply(key, world, feet, sev, amount=share * squat.depth, share=share)
+        spine = _carry_spine(spine, squat.world, world)
+    obs, obs_meta = _observe(rng, np.concatenate([world, feet], axis=1), subject)
+    meta = {"label": key, "subject": subject.id, "severity": round(sev, 4) if key != "good" else 0.0,
+            "partial": partial if key != "good" else False, "reps": squat.dips, **squat.meta,
+            "shank_deg_bottom": _shank_deg_bottom(world, squat.depth), **obs_meta}  # fmt: skip
+    joints, feet = (obs[:, :N_JOINTS], obs[:, N_JOINTS:]) if noise else (world, feet)
+    return SynthClip(joints.astype(np.float32), float(FPS), None, key, feet.astype(np.float32), meta=meta, world=world,
+                     depth=squat.depth, fault=np.zeros(len(share)) if key == "good" else share, spine=spine)  # fmt: skip
+
+
+def _fault_share(rng: np.random.Generator, rep: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(T,) how much of the fault each frame shows: per rep 0.8-1.15 (rep-to-rep variation), in all reps or (30 % of
+    clips with 3 or more reps) only some, 0 in the others; smooth between reps. And whether it is in only some."""
+    n_reps = int(rep.max()) + 1
     jitter = rng.uniform(0.8, 1.15, n_reps)
     partial = rng.random() < 0.3
     order = rng.permutation(n_reps)
@@ -330,87 +363,72 @@ def _per_rep(rng: np.random.Generator, n_reps: int) -> tuple[np.ndarray, np.ndar
     if partial and n_reps > 2:
         mask[:] = False
         mask[order[: max(keep, 2)]] = True
-    return jitter, mask, bool(partial and not mask.all())
+    return _smooth(np.where(mask, jitter, 0.0)[rep], 6.0), bool(partial and not mask.all())
 
 
-def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool = True,
-             severity: float | None = None, arms: str | None = None) -> SynthClip:  # fmt: skip
-    """One 10 s clip of `subject` squatting with class `label` (index into skeleton.CLASSES).
+def _carry_spine(spine: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The drawn spine of a faulty clip: the mid-back carried with the hips, the top with the neck (the faults move
+    the trunk above the thoracolumbar junction, or the whole body)."""
+    hips = lambda j: midpoint(j, "l_hip", "r_hip")  # noqa: E731
+    moved = spine + (hips(after) - hips(before))[:, None]
+    moved[:, 2] = spine[:, 2] + after[:, J["neck"]] - before[:, J["neck"]]
+    return moved
 
-    The draws from `rng` do not depend on `label`, `severity` or `arms`: one seed, one person and motion.
-    """
-    key = CLASS_KEYS[label]
+
+def _shank_deg_bottom(world: np.ndarray, s: np.ndarray) -> float:
+    """Mean shank angle from vertical (degrees, both legs) at the bottoms of the reps (s > 0.95)."""
+    bottom = s > 0.95
+    if not np.any(bottom):
+        return float("nan")
+    shank = world[bottom][:, [J["l_knee"], J["r_knee"]]] - world[bottom][:, [J["l_ankle"], J["r_ankle"]]]
+    return round(float(np.degrees(np.arccos(np.clip(_unit(shank)[..., 1], -1, 1))).mean()), 1)
+
+
+def _good_squat(rng: np.random.Generator, sj: Subject, arms: str | None) -> _Squat:
+    """`sj`'s good squat for one clip: their depth, lean, stance and tempo, 3-5 reps, an arm posture, and the small
+    variation good squats show (knee track within a few degrees of the toes, a little spinal flexion or extension at
+    the bottom, the neck's habitual angle and how much it keeps the gaze forward, sway)."""
     n = WINDOW
-    sj = subject
-
-    # --- clip-level draws (label-independent order) ---
-    sev = rng.random() if severity is None else float(severity)
-    rng.random()  # keep the stream aligned whether or not severity was given
     stance = max(0.0, sj.stance + rng.normal(0, 0.03))
     toe = sj.toe_out + rng.normal(0, 4)
-    depth_good = float(np.clip(sj.depth + rng.normal(0, 5), *GOOD_DEPTH))
-    lean_good = float(np.clip(sj.lean + rng.normal(0, 0.06), *GOOD_LEAN))
-    good_valgus = rng.uniform(-6, 5.0)  # knees track over the toes, give or take
-    good_round = rng.uniform(0, 8)
-    good_arch = rng.uniform(0, 5)
-    good_neck = sj.head_tilt + rng.normal(0, 3)
-    lr_asym = rng.uniform(0.7, 1.0, 2)
-    heel_lift = rng.uniform(0.015, 0.05)  # knees forward: how far the heels come up (ankle rise, m)
+    depth = float(np.clip(sj.depth + rng.normal(0, 5), *GOOD_DEPTH))
+    lean = float(np.clip(sj.lean + rng.normal(0, 0.06), *GOOD_LEAN))
+    valgus = rng.uniform(-6, 5.0)  # knees track over the toes, give or take
+    round_, arch = rng.uniform(0, 8), rng.uniform(0, 5)  # degrees at the bottom
+    neck = sj.head_tilt + rng.normal(0, 3)
     heel_mark = rng.uniform(0.0, 0.012)  # the heel landmark's apparent rise at the bottom (fraction of height)
-    toe_mark = rng.uniform(0.005, 0.025)  # knees in: the toe landmark's apparent rise as the foot rolls in
     gaze = rng.uniform(0.1, 0.6)  # how much of the trunk's lean the neck undoes to keep the eyes forward
     arm_pick = sj.arms if rng.random() < 0.6 else int(rng.integers(len(ARM_POSTURES)))
     posture = arms or ARM_POSTURES[arm_pick]
     arm_u = rng.random(8)
-    tempo = sj.tempo * rng.uniform(0.85, 1.15)
-    s, rep, dips = _schedule(rng, tempo, n)
-    n_reps = int(rep.max()) + 1
-    jitter, fault_mask, partial = _per_rep(rng, n_reps)
-    rep_depth = rng.normal(0, 3.0, n_reps)  # degrees of thigh angle, rep to rep
+    s, rep, dips = _schedule(rng, sj.tempo * rng.uniform(0.85, 1.15), n)
+    rep_depth = rng.normal(0, 3.0, int(rep.max()) + 1)  # degrees of thigh angle, rep to rep
     sway = _slow_noise(rng, (n, 4), 20.0)
 
-    # --- fault magnitudes ---
-    lo, hi = FAULT_RANGE.get(key, (0.0, 0.0))
-    mag = lo + sev * (hi - lo)
-    amp = np.where(fault_mask, jitter, 0.0)  # per-rep fault amplitude factor
-    rep_amp = _smooth(amp[rep], 6.0)  # (T,) smooth transitions between reps
-    s_fault = rep_amp * s
-
-    depth_bottom = np.full(n, depth_good) + rep_depth[rep]
-    if key == "shallow":
-        w = np.clip(rep_amp, 0, 1)
-        depth_bottom = w * (mag + 0.5 * rep_depth[rep]) + (1 - w) * depth_bottom
-    gamma = (5.0 + (depth_bottom - 5.0) * s) * _DEG  # thigh angle from vertical
-    lean = np.full(n, lean_good)
-    lift = np.zeros(n)
-    if key == "knees_forward":
-        w = np.clip(rep_amp, 0, 1)
-        lean = lean_good + w * (mag - lean_good)
-        lift = heel_lift * w * s**2
-    # the knee's heading, degrees outwards from straight ahead, per side: over the toes, give or take a little
-    out_l = out_r = toe - good_valgus * s
-    if key == "knees_in":  # turns in to `mag` degrees medial of straight ahead at the bottom
-        w = np.clip(s_fault, 0, None) ** 0.8
-        out_l = (1 - w) * out_l - w * mag * lr_asym[0]
-        out_r = (1 - w) * out_r - w * mag * lr_asym[1]
-    round_ = good_round * s
-    if key == "back_round":
-        round_ = round_ + mag * rep_amp * (0.15 + 0.85 * s**1.2)
-    arch = good_arch * s
-    if key == "back_arch":
-        arch = arch + mag * rep_amp * (0.3 + 0.7 * s)
-    neck_ext = np.full(n, good_neck) + 5.0 * sway[:, 3]
-    if key == "head_up":  # extended from neutral (a habitually flexed neck first straightens), gaze up
-        neck_ext = neck_ext + rep_amp * (mag * (0.35 + 0.65 * s) - min(good_neck, 0.0))
-
-    # --- legs and trunk lean, balanced over the mid-foot ---
-    dx = (stance) / 2  # each ankle's lateral offset from its hip
-    k = np.sqrt(1 - (dx / (sj.thigh + sj.shank)) ** 2)
-    S, T = sj.shank * k, sj.thigh * k
-    trunk = sj.lumbar + sj.thoracic
+    gamma = (5.0 + (depth + rep_depth[rep] - 5.0) * s) * _DEG  # thigh angle from vertical
     arm_reach = {"forward": 0.45, "crossed": 0.08, "hips": 0.0, "bar": -0.05, "overhead": 0.02, "clasped": 0.15}[posture]
     arm_dz = arm_reach * (sj.upper_arm + sj.forearm) * (0.5 + 0.5 * s if posture == "forward" else 1.0)
-    target = sj.com_ahead + 1.5 * lift
+    legs, hip, beta = _legs(sj, stance, (toe - valgus * s) * _DEG, gamma, lean, arm_dz, sway)
+    trunk, frames, spine = _trunk(sj, hip, beta, round_ * s * _DEG, arch * s * _DEG, (neck + 5.0 * sway[:, 3]) * _DEG,
+                                  gaze, sway)  # fmt: skip
+    hands = _arms(sj, posture, arm_u, s, sway, {**legs, **trunk}, frames, spine[:, 2])
+    joints = {**legs, **trunk, **hands}
+    world = np.stack([joints[name] for name in JOINTS], axis=1)
+    feet = _feet(sj, legs["l_ankle"], legs["r_ankle"], toe, heel_mark * s)
+    meta = {"arms": posture, "stance_m": round(stance, 3), "toe_out_deg": round(float(toe), 1)}
+    return _Squat(world, feet, spine, s, rep, dips, meta)
+
+
+def _legs(sj: Subject, stance: float, heading: np.ndarray, gamma: np.ndarray, lean: float, arm_dz: np.ndarray,
+          sway: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:  # fmt: skip
+    """Hips, knees and ankles of a balanced squat whose thighs are `gamma` (T,) radians from vertical: the shank's
+    forward angle is solved (bisection, all frames at once) so the centre of mass stays over the mid-foot while the
+    trunk leans `lean` times the shank; feet planted; each knee over the line `heading` (T,) radians out from
+    straight ahead (a two-bone solve: bone lengths exact). Returns the joints, the hip centre and the trunk's lean."""
+    n = len(gamma)
+    k = np.sqrt(1 - (stance / 2 / (sj.thigh + sj.shank)) ** 2)  # each ankle is stance/2 out from its hip
+    S, T = sj.shank * k, sj.thigh * k
+    trunk = sj.lumbar + sj.thoracic
 
     def com_z(alpha):
         beta = lean * alpha
@@ -422,116 +440,97 @@ def simulate(rng: np.random.Generator, label: int, subject: Subject, noise: bool
     lo_a, hi_a = np.full(n, -5 * _DEG), np.full(n, 65 * _DEG)
     for _ in range(30):
         mid = 0.5 * (lo_a + hi_a)
-        ahead = com_z(mid) > target
+        ahead = com_z(mid) > sj.com_ahead
         hi_a = np.where(ahead, mid, hi_a)
         lo_a = np.where(ahead, lo_a, mid)
     alpha = 0.5 * (lo_a + hi_a)
     beta = lean * alpha + 1.5 * _DEG * sway[:, 0]
 
-    ankle_y = sj.ankle_h + lift
-    knee_y = ankle_y + S * np.cos(alpha)
+    knee_y = sj.ankle_h + S * np.cos(alpha)
     hip = np.stack([0.012 * sway[:, 1], knee_y + T * np.cos(gamma), S * np.sin(alpha) - T * np.sin(gamma)], -1)
     pelvis = _rot_y(2.0 * _DEG * sway[:, 2])
     half = (sj.hip_w + stance) / 2
-    ank_l = np.stack([np.full(n, half), ankle_y, 0.25 * lift], -1)
-    ank_r = np.stack([np.full(n, -half), ankle_y, 0.25 * lift], -1)
+    ank_l = np.stack([np.full(n, half), np.full(n, sj.ankle_h), np.zeros(n)], -1)
+    ank_r = np.stack([np.full(n, -half), np.full(n, sj.ankle_h), np.zeros(n)], -1)
     for _ in range(3):  # sway must not pull a straight leg off its planted foot: lower the pelvis if it would
         hip_l = hip + _apply(pelvis, [sj.hip_w / 2, 0, 0])
         hip_r = hip + _apply(pelvis, [-sj.hip_w / 2, 0, 0])
         reach = sj.thigh + sj.shank - 2e-3
         over = np.maximum(np.linalg.norm(hip_l - ank_l, axis=-1), np.linalg.norm(hip_r - ank_r, axis=-1)) - reach
         hip[:, 1] -= 1.2 * np.maximum(over, 0)
-    out_l, out_r = out_l * _DEG, out_r * _DEG
-    knee_l, ank_l = _knee_over_line(hip_l, ank_l, sj.thigh, sj.shank, np.stack([np.sin(out_l), np.zeros(n), np.cos(out_l)], -1))
-    knee_r, ank_r = _knee_over_line(hip_r, ank_r, sj.thigh, sj.shank, np.stack([-np.sin(out_r), np.zeros(n), np.cos(out_r)], -1))
+    zero = np.zeros(n)
+    knee_l, ank_l = _knee_over_line(hip_l, ank_l, sj.thigh, sj.shank, np.stack([np.sin(heading), zero, np.cos(heading)], -1))
+    knee_r, ank_r = _knee_over_line(hip_r, ank_r, sj.thigh, sj.shank, np.stack([-np.sin(heading), zero, np.cos(heading)], -1))
+    joints = {"l_hip": hip_l, "r_hip": hip_r, "l_knee": knee_l, "r_knee": knee_r, "l_ankle": ank_l, "r_ankle": ank_r}
+    return joints, hip, beta
 
-    # --- spine: lumbar, thoracic, cervical, head ---
-    r_ = round_ * _DEG
-    a_ = arch * _DEG
-    # rounding tucks the pelvis and flexes the thoracic spine; arching tilts the pelvis forward, chest back
-    lumbar_ang = beta + (sj.spine * 0.3) * _DEG - 0.20 * r_ + 0.35 * a_
-    thor_ang = beta + sj.spine * _DEG + 0.45 * r_ - 0.60 * a_
+
+def _trunk(sj: Subject, hip: np.ndarray, beta: np.ndarray, flex: np.ndarray, ext: np.ndarray, neck_ext: np.ndarray,
+           gaze: float, sway: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:  # fmt: skip
+    """Shoulders, neck and head over a trunk leaning `beta` (T,) radians: a lumbar and a thoracic segment, a cervical
+    segment and a rigid head. `flex` and `ext` (T,) radians of spinal flexion and extension (small in a good squat:
+    flexion tucks the pelvis, extension tilts it forward), `neck_ext` the neck's extension against the thorax, `gaze`
+    the share of the trunk's lean the neck undoes. Returns the joints, the lumbar and thoracic rotations (T, 3, 3)
+    and the spine (T, 3, 3: hip centre, mid-back, top of the thoracic spine)."""
+    lumbar_ang = beta + (sj.spine * 0.3) * _DEG - 0.20 * flex + 0.35 * ext
+    thor_ang = beta + sj.spine * _DEG + 0.45 * flex - 0.60 * ext
     twist = _rot_y(2.5 * _DEG * sway[:, 2])
     r_lumbar = twist @ _rot_x(lumbar_ang)
     r_thor = twist @ _rot_x(thor_ang)
     mid_back = hip + sj.lumbar * _apply(r_lumbar, [0, 1, 0])
     spine_top = mid_back + sj.thoracic * _apply(r_thor, [0, 1, 0])
-    protract = 0.40 * r_ - 0.30 * a_  # shoulders forward when rounded, back when arched
-    drop = 0.02 * np.sin(r_)
-    sh_l = spine_top + _apply(r_thor, np.stack([sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
-    sh_r = spine_top + _apply(r_thor, np.stack([-sj.shoulder_w / 2 * np.cos(protract), -drop, sj.shoulder_w / 2 * np.sin(protract)], -1))
-    neck_flex = 0.35 * r_ + 0.25 * a_ - neck_ext * _DEG - gaze * beta  # + = head forward/down relative to the thorax
+    protract = 0.40 * flex - 0.30 * ext  # shoulders forward when flexed, back when extended
+    drop = 0.02 * np.sin(flex)
+    half = sj.shoulder_w / 2
+    sh_l = spine_top + _apply(r_thor, np.stack([half * np.cos(protract), -drop, half * np.sin(protract)], -1))
+    sh_r = spine_top + _apply(r_thor, np.stack([-half * np.cos(protract), -drop, half * np.sin(protract)], -1))
+    neck_flex = 0.35 * flex + 0.25 * ext - neck_ext - gaze * beta  # + = head forward/down relative to the thorax
     r_cerv = r_thor @ _rot_x(0.4 * neck_flex)
     r_head = r_cerv @ _rot_x(0.6 * neck_flex)
     pivot = spine_top + sj.neck * _apply(r_cerv, [0, 1, 0])
-    hs = sj.head * 1.0
+    head = {name: pivot + sj.head * _apply(r_head, offset) for name, offset in HEAD_POINTS.items()}
+    joints = {"l_shoulder": sh_l, "r_shoulder": sh_r, "neck": (sh_l + sh_r) / 2, **head}
+    return joints, {"lumbar": r_lumbar, "thorax": r_thor}, np.stack([hip, mid_back, spine_top], 1)
 
-    def head_point(x, y, z):
-        return pivot + hs * _apply(r_head, [x, y, z])
 
-    ear_l, ear_r = head_point(0.078, 0, -0.005), head_point(-0.078, 0, -0.005)
-    eye_l, eye_r = head_point(0.030, 0.04, 0.088), head_point(-0.030, 0.04, 0.088)
-    nose = head_point(0, 0.012, 0.118)
-    vertex = head_point(0, 0.125, -0.015)
+# points of a reference adult's head about the top of the cervical spine (ear level), metres: x left, y up, z forward
+HEAD_POINTS = {"l_ear": (0.078, 0, -0.005), "r_ear": (-0.078, 0, -0.005), "l_eye": (0.030, 0.04, 0.088),
+               "r_eye": (-0.030, 0.04, 0.088), "nose": (0, 0.012, 0.118), "head_top": (0, 0.125, -0.015)}  # fmt: skip
 
-    # --- arms ---
+
+def _arms(sj: Subject, posture: str, u: np.ndarray, s: np.ndarray, sway: np.ndarray, body: dict[str, np.ndarray],
+          frames: dict[str, np.ndarray], spine_top: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """Elbows and wrists of one of ARM_POSTURES (a two-bone solve from each shoulder to a wrist target; `u` (8,)
+    uniform draws place it), given the shoulders and hips in `body` and the lumbar and thoracic rotations."""
+    n = len(s)
     reach = sj.upper_arm + sj.forearm
-    up_w = np.array([0.0, 1.0, 0.0])
-    wr_t, poles = {}, {}
-    for side, sh, sgn in (("l", sh_l, 1.0), ("r", sh_r, -1.0)):
-        other = sh_r if side == "l" else sh_l
+    r_thor, r_lumbar = frames["thorax"], frames["lumbar"]
+    out = {}
+    for side, sgn in (("l", 1.0), ("r", -1.0)):
+        sh, other = body[f"{side}_shoulder"], body[f"{'r' if side == 'l' else 'l'}_shoulder"]
         if posture == "forward":
-            p0, p1 = (-45 + 50 * arm_u[0]) * _DEG, (-5 + 20 * arm_u[1]) * _DEG  # standing, bottom
+            p0, p1 = (-45 + 50 * u[0]) * _DEG, (-5 + 20 * u[1]) * _DEG  # standing, bottom
             pitch = p0 + (p1 - p0) * np.minimum(1.0, 1.3 * s)
-            d = np.stack([np.full(n, -sgn * 0.08 * arm_u[2]), np.sin(pitch), np.cos(pitch)], -1)
-            wr_t[side] = sh + (0.93 + 0.06 * arm_u[3]) * reach * _unit(d)
-            poles[side] = np.broadcast_to([sgn * 0.4, -1.0, 0.0], (n, 3))
+            d = np.stack([np.full(n, -sgn * 0.08 * u[2]), np.sin(pitch), np.cos(pitch)], -1)
+            target, pole = sh + (0.93 + 0.06 * u[3]) * reach * _unit(d), np.broadcast_to([sgn * 0.4, -1.0, 0.0], (n, 3))
         elif posture == "crossed":
-            wr_t[side] = other + _apply(r_thor, [sgn * 0.03, -0.03 - 0.03 * arm_u[0], 0.07 + 0.03 * arm_u[1]])
-            poles[side] = _apply(r_thor, [sgn * 0.6, -0.7, 0.3])
+            target = other + _apply(r_thor, [sgn * 0.03, -0.03 - 0.03 * u[0], 0.07 + 0.03 * u[1]])
+            pole = _apply(r_thor, [sgn * 0.6, -0.7, 0.3])
         elif posture == "hips":
-            hp = hip_l if side == "l" else hip_r
-            wr_t[side] = hp + _apply(r_lumbar, [sgn * (0.04 + 0.03 * arm_u[0]), 0.08 + 0.04 * arm_u[1], 0.0])
-            poles[side] = _apply(r_lumbar, [sgn * 1.0, 0.0, -0.6])
+            target = body[f"{side}_hip"] + _apply(r_lumbar, [sgn * (0.04 + 0.03 * u[0]), 0.08 + 0.04 * u[1], 0.0])
+            pole = _apply(r_lumbar, [sgn * 1.0, 0.0, -0.6])
         elif posture == "bar":
-            wr_t[side] = sh + _apply(r_thor, [sgn * (0.16 + 0.16 * arm_u[0]), 0.04, -0.08])
-            poles[side] = _apply(r_thor, [sgn * 0.3, -1.0, -0.4])
+            target, pole = sh + _apply(r_thor, [sgn * (0.16 + 0.16 * u[0]), 0.04, -0.08]), _apply(r_thor, [sgn * 0.3, -1.0, -0.4])
         elif posture == "overhead":
-            kk = 0.2 + 0.4 * arm_u[0]
-            d = (1 - kk) * up_w + kk * _apply(r_thor, [0, 1, 0]) + _apply(r_thor, [sgn * (0.15 + 0.2 * arm_u[1]), 0, 0])
-            wr_t[side] = sh + 0.97 * reach * _unit(d)
-            poles[side] = _apply(r_thor, [sgn * 0.5, 0.0, -0.6])
+            kk = 0.2 + 0.4 * u[0]
+            d = (1 - kk) * np.array([0.0, 1.0, 0.0]) + kk * _apply(r_thor, [0, 1, 0]) + _apply(r_thor, [sgn * (0.15 + 0.2 * u[1]), 0, 0])
+            target, pole = sh + 0.97 * reach * _unit(d), _apply(r_thor, [sgn * 0.5, 0.0, -0.6])
         else:  # clasped in front of the chest
-            wr_t[side] = spine_top + _apply(r_thor, [sgn * 0.03, -0.10 - 0.08 * arm_u[0], 0.2 + 0.1 * arm_u[1]])
-            poles[side] = _apply(r_thor, [sgn * 0.8, -0.6, 0.0])
-        wr_t[side] = wr_t[side] + 0.01 * sway[:, 3:4]
-    elb_l, wr_l = _two_bone(sh_l, wr_t["l"], sj.upper_arm, sj.forearm, np.asarray(poles["l"], dtype=float))
-    elb_r, wr_r = _two_bone(sh_r, wr_t["r"], sj.upper_arm, sj.forearm, np.asarray(poles["r"], dtype=float))
-
-    world = np.empty((n, N_JOINTS, 3))
-    for name, v in (("r_ankle", ank_r), ("r_knee", knee_r), ("r_hip", hip_r), ("l_hip", hip_l), ("l_knee", knee_l),
-                    ("l_ankle", ank_l), ("r_wrist", wr_r), ("r_elbow", elb_r), ("r_shoulder", sh_r),
-                    ("l_shoulder", sh_l), ("l_elbow", elb_l), ("l_wrist", wr_l), ("neck", (sh_l + sh_r) / 2),
-                    ("head_top", vertex), ("nose", nose), ("l_eye", eye_l), ("r_eye", eye_r), ("l_ear", ear_l),
-                    ("r_ear", ear_r)):  # fmt: skip
-        world[:, J[name]] = v
-
-    toe_rise = toe_mark * np.clip(s_fault, 0, None) if key == "knees_in" else np.zeros(n)
-    feet_world = _feet(sj, ank_l, ank_r, toe, lift, heel_mark * s, toe_rise)
-    obs, obs_meta = _observe(rng, np.concatenate([world, feet_world], axis=1), sj)
-    obs, obs_feet = obs[:, :N_JOINTS], obs[:, N_JOINTS:]
-    meta = {
-        "label": key, "subject": sj.id, "severity": round(sev, 4) if key != "good" else 0.0,
-        "partial": bool(partial) if key != "good" else False, "reps": dips, "arms": posture,
-        "stance_m": round(stance, 3), "toe_out_deg": round(float(toe), 1),
-        "shank_deg_bottom": round(float(np.degrees(alpha[s > 0.95].mean())) if np.any(s > 0.95) else float("nan"), 1),
-        **obs_meta,
-    }  # fmt: skip
-    joints, feet = (obs, obs_feet) if noise else (world, feet_world)
-    fault = np.zeros(n) if key == "good" else rep_amp
-    spine = np.stack([hip, mid_back, spine_top], 1)
-    return SynthClip(joints.astype(np.float32), float(FPS), None, key, feet.astype(np.float32), meta=meta, world=world,
-                     depth=s, fault=fault, spine=spine)
+            target = spine_top + _apply(r_thor, [sgn * 0.03, -0.10 - 0.08 * u[0], 0.2 + 0.1 * u[1]])
+            pole = _apply(r_thor, [sgn * 0.8, -0.6, 0.0])
+        elbow, wrist = _two_bone(sh, target + 0.01 * sway[:, 3:4], sj.upper_arm, sj.forearm, np.asarray(pole, dtype=float))
+        out[f"{side}_elbow"], out[f"{side}_wrist"] = elbow, wrist
+    return out
 
 
 FOOT_LENGTH = 0.152  # heel to toe tip, fraction of height
@@ -539,22 +538,19 @@ HEEL_BACK = 0.22  # fraction of the foot behind the ankle joint
 HEEL_H, TOE_H = 0.012, 0.008  # heel and toe-tip landmark heights above the floor, fraction of height
 
 
-def _feet(sj: Subject, ank_l: np.ndarray, ank_r: np.ndarray, toe_out: float, lift: np.ndarray,
-          mark: np.ndarray, toe_mark: np.ndarray) -> np.ndarray:  # fmt: skip
-    """(T, 4, 3) heels and toe tips (skeleton.FEET order) of feet planted along the toe-out direction; a heel lift
-    (`lift`: the ankle's rise) rotates each foot about its toe tip, so the heel rises 1.3x as much. `mark`
+def _feet(sj: Subject, ank_l: np.ndarray, ank_r: np.ndarray, toe_out: float, mark: np.ndarray) -> np.ndarray:
+    """(T, 4, 3) heels and toe tips (skeleton.FEET order) of feet planted along the toe-out direction. `mark`
     (fraction of height per frame) raises the heel landmark alone: on real reps it rides up a few degrees at the
-    bottom of good squats too (the shoe and the pose model, not the heel); `toe_mark` likewise raises the toe
-    landmark (on real reps of knees caving in, the rolling foot lifts it)."""
+    bottom of good squats too (the shoe and the pose model, not the heel)."""
     length = FOOT_LENGTH * sj.height
     a = np.radians(toe_out)
     out = np.empty((len(ank_l), 4, 3))
     for side, ankle, sgn in ((0, ank_l, 1.0), (1, ank_r, -1.0)):
         d = np.array([sgn * np.sin(a), 0.0, np.cos(a)])
         heel = ankle - HEEL_BACK * length * d
-        tip = ankle - 0.25 * lift[:, None] * np.array([0, 0, 1.0]) + (1 - HEEL_BACK) * length * d
-        heel[:, 1] = (HEEL_H + mark) * sj.height + 1.3 * lift
-        tip[:, 1] = (TOE_H + toe_mark) * sj.height
+        tip = ankle + (1 - HEEL_BACK) * length * d
+        heel[:, 1] = (HEEL_H + mark) * sj.height
+        tip[:, 1] = TOE_H * sj.height
         out[:, side], out[:, 2 + side] = heel, tip
     return out
 

@@ -44,6 +44,7 @@ from squatcli.datasets import (
 )
 from squatcli.errors import SquatError
 from squatcli.features import HOP, pad_to_window
+from squatcli.camera import TRAIN_VIEWS
 from squatcli.inputs import PAPER_INPUTS, WORLD, InputSpec, rep_inputs, to_dataset
 from squatcli.skeleton import (
     FPS,
@@ -83,7 +84,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 # real reps allow was noisier than the epochs it saved), and fit their calibration and threshold on cross-fitted
 # predictions: every training row predicted by a model that never saw its session. Each rep is 8 rows (8 cameras),
 # so 10 epochs are as many steps as 80 were on the 3D reps; 4-fold by date, as seen: AUC 0.851 at 10 epochs,
-# 0.810 at 6 and 0.820 at 20 (width 32). The LSTM's epochs are scaled the same way, not re-tuned.
+# 0.810 at 6 and 0.820 at 20 (width 32). The LSTM's epochs are scaled the same way, not re-tuned. World-plane rep
+# inputs (one row per rep) train camera.TRAIN_VIEWS times as many epochs.
 REP_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"epochs": 10, "batch_size": 64, "lr": 3e-3, "patience": 10, "crossfit": 5, "augment": False},
     "lstm": {"epochs": 8, "batch_size": 64, "lr": 3e-3, "patience": 8, "crossfit": 5, "augment": False},
@@ -299,6 +301,8 @@ class TrainConfig:
         if not 0 <= self.synthetic_weight < float("inf"):
             raise SquatError(f"the synthetic weight must be a finite number >= 0, got {self.synthetic_weight}")
         d = (REP_TRAIN_DEFAULTS if self.inputs.window == "rep" else TRAIN_DEFAULTS)[self.model]
+        if self.inputs.window == "rep" and self.inputs.plane == WORLD:  # one row per rep, not one per camera
+            d = d | {"epochs": d["epochs"] * TRAIN_VIEWS, "patience": d["patience"] * TRAIN_VIEWS}
         pick = lambda v, k: d[k] if v is None else v  # noqa: E731
         return TrainConfig(self.model, pick(self.epochs, "epochs"), pick(self.batch_size, "batch_size"),
                            pick(self.lr, "lr"), pick(self.patience, "patience"), self.seed, self.split,

@@ -101,3 +101,12 @@ def test_missing_joints_stay_missing():
     for key in faults.FAULTS:
         j, _ = faults.apply(key, joints, feet, 0.5)
         assert np.isnan(j[:, J["l_ear"]]).all() and np.isfinite(j[:, J["nose"]]).all(), key
+
+
+def test_too_shallow_cuts_a_pause_at_the_bottom_too():
+    """A pause at the bottom wiggles (pose noise, a small bounce): it is cut with the rep, not left at full depth."""
+    joints, feet = person(knee_angle=60.0, pause_bottom_s=1.0, jitter=0.003)
+    j, _ = faults.apply("shallow", joints, feet, 1.0)  # obvious: 55 % of the hip drop cut
+    hips = lambda x: 0.5 * (x[:, J["l_hip"], 1] + x[:, J["r_hip"], 1])  # noqa: E731
+    stand, low = np.percentile(hips(joints), 95), hips(joints).min()
+    assert hips(j).min() > low + 0.4 * (stand - low)

@@ -22,6 +22,7 @@ from squatcli.errors import SquatError
 from squatcli.reps import measure_reps
 from squatcli.skeleton import FEET, J
 
+MADE = ("back_round", "back_arch", "head_up")  # made from good reps by `squat train --faults auto`, with knees_forward
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "chariar2023"
 runner = CliRunner()
 
@@ -255,8 +256,8 @@ def test_threshold_and_calibration_come_from_validation_only(layout, crossfit):
         raw = clf.predict(data.subset(val).inputs, calibrated=False)
     from squatcli.assess import rule_out
 
-    assert a.metadata["rules_out"] and data.ruled.shape == (len(data), len(data.classes))
-    raw = rule_out(raw, data.ruled[rows])  # as training does, and assessment: what each rep's measurements rule out
+    assert a.metadata["rules_out"] and data.ranges.shape == (len(data), len(data.classes))
+    raw = rule_out(raw, data.ranges[rows])  # as training does, and assessment: what each rep's measurements rule out
     platt = metrics.fit_calibration(metrics.good_labels(data.y[rows]), raw[:, 0])
     assert (a.metadata["calibration"]["a"], a.metadata["calibration"]["b"]) == pytest.approx(platt, rel=1e-3, abs=1e-6)
     from squatcli.models import calibrate
@@ -280,7 +281,7 @@ def test_trained_rep_model_records_its_inputs_and_data(rep_model, layout):
     md = json.loads(rep_model.with_suffix(".json").read_text())
     assert md["inputs"]["window"] == "rep" and md["inputs"]["feet"] is True
     assert md["inputs"]["measures"] == list(I.rep_inputs(True).measures)
-    assert md["classes"] == ["good", "knees_in", "shallow"]
+    assert md["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
     assert md["data"]["real_citation"].startswith("M. Chariar") and md["data"]["split"] == "subject"
     assert all(g.startswith("real:") for g in md["data"]["val_subjects"] + md["data"]["test_subjects"])
     assert md["calibration"]["a"] > 0 and 0 <= md["threshold"] <= 1 and md["training"]["crossfit_folds"] == 5
@@ -298,15 +299,16 @@ def test_assess_json_gives_a_verdict_per_rep(rep_model, tmp_path):
     result = runner.invoke(app, ["assess", "--json", str(path), "-m", str(rep_model)])
     assert result.exit_code == 0, result.stderr
     obj = json.loads(result.stdout)
-    assert obj["judged_by"] == "reps" and obj["classes"] == ["good", "knees_in", "shallow"]
+    assert obj["judged_by"] == "reps" and obj["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
     judged = [r for r in obj["reps"]["reps"] if r["judged"]]
     assert len(judged) == len(obj["windows"]) >= 2
     for rep in judged:
         p = rep["probabilities"]
         assert sum(p.values()) == pytest.approx(1, abs=1e-3)
-        assert (rep["verdict"] == "good") == (p["good"] >= obj["threshold"])
+        confirmed = rep["confirmed"]  # faults its measurements confirm: never overruled by good, named first
+        assert (rep["verdict"] == "good") == (p["good"] >= obj["threshold"] and not confirmed)
         if rep["verdict"] == "needs_work":
-            assert rep["main_fault"] == max((k for k in p if k != "good"), key=p.get)
+            assert rep["main_fault"] == max(confirmed or (k for k in p if k != "good"), key=p.get)
     mean = np.mean([r["probabilities"]["good"] for r in judged])
     assert obj["probabilities"]["good"] == pytest.approx(mean, abs=1e-3)
 

@@ -32,32 +32,61 @@ def clean_clips() -> dict[str, list[synth.SynthClip]]:
             for label, key in enumerate(CLASS_KEYS)}  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def obvious_clips(clean_clips) -> dict[str, list[synth.SynthClip]]:
+    """The same people and motions with each fault at its obvious severity (good clips do not depend on it)."""
+    people = synth.make_subjects(12, np.random.default_rng([HELD_OUT, 1]))
+    return {"good": clean_clips["good"]} | {
+        key: [synth.simulate(np.random.default_rng([HELD_OUT, 2, i]), label, people[i], noise=False, severity=1.0)
+              for i in range(12)] for label, key in enumerate(CLASS_KEYS) if key != "good"}  # fmt: skip
+
+
 def _signature(clips, name):
     return np.array([synth.fault_signatures(c.world, c.depth)[name] for c in clips])
 
 
-@pytest.mark.parametrize("fault", list(synth.FAULT_SIGNATURE))
-def test_each_fault_signature_separates_it_from_good(clean_clips, fault):
+def _auc(clips, fault):
     name, sign = synth.FAULT_SIGNATURE[fault]
-    good, bad = _signature(clean_clips["good"], name), _signature(clean_clips[fault], name)
-    auc = roc_auc_score(np.r_[np.zeros(len(good)), np.ones(len(bad))], sign * np.r_[good, bad])
-    assert auc >= 0.95, f"{fault}: {name} good {np.round(good, 2)} vs fault {np.round(bad, 2)}"
-    paired = np.mean(sign * (bad - good) > 0)  # same person, same motion, only the fault added
-    assert paired >= 0.9, f"{fault}: only {paired:.0%} of pairs show the fault in {name}"
+    good, bad = _signature(clips["good"], name), _signature(clips[fault], name)
+    return roc_auc_score(np.r_[np.zeros(len(good)), np.ones(len(bad))], sign * np.r_[good, bad]), sign * (bad - good)
 
 
-def test_signature_thresholds_a_coach_would_use(clean_clips):
+# Faults that move a measurement no good squat reaches separate from good across people at any severity; those that
+# change the person's own squat by a documented amount (faults.py: the head turned up from where the person carries
+# it, the bottom cut by a share of their own depth, the hips carried forward of their own balance) overlap, when
+# mild, with another person's good squat: a deep squatter's mild "too shallow" is as deep as a shallow squatter's
+# good squat. Every pair (same person and motion) shows the fault, and at the obvious severity every fault separates.
+ACROSS_PEOPLE_AUC = {"head_up": 0.85, "shallow": 0.85, "knees_forward": 0.85}
+
+
+@pytest.mark.parametrize("fault", list(synth.FAULT_SIGNATURE))
+def test_each_fault_signature_separates_it_from_good(clean_clips, obvious_clips, fault):
+    auc, paired = _auc(clean_clips, fault)
+    assert auc >= ACROSS_PEOPLE_AUC.get(fault, 0.95), f"{fault}: AUC {auc:.3f}"
+    assert np.all(paired > 0), f"{fault}: only {np.mean(paired > 0):.0%} of pairs show the fault"
+    auc, paired = _auc(obvious_clips, fault)
+    assert auc >= 0.95 and np.all(paired > 0), f"{fault} at its obvious severity: AUC {auc:.3f}"
+
+
+def test_signature_thresholds_a_coach_would_use(clean_clips, obvious_clips):
     knees = _signature(clean_clips["knees_in"], "knee_ankle_width")
     assert np.all(knees < 1.0)  # knees inside the ankles at the bottom
     assert np.mean(_signature(clean_clips["good"], "knee_ankle_width") >= 1.0) >= 0.9
     # hips to about knee level (real good squats stop at a thigh angle of 66-101 degrees: generator v2 follows
-    # them), so the hip-ankle distance is under 0.6 leg lengths; shallow squats stay above half a leg
-    assert np.all(_signature(clean_clips["shallow"], "hip_ankle_per_leg") > 0.52)
-    assert np.mean(_signature(clean_clips["good"], "hip_ankle_per_leg") < 0.6) >= 0.9
+    # them), so the hip-ankle distance is mostly under 0.6 leg lengths (10 of these 12; 95 % of 40 people in
+    # bench/synth_signatures.py); an obvious "too shallow" stays above that, and any shallow rep stops higher than
+    # the same person's good one
+    good_depth = _signature(clean_clips["good"], "hip_ankle_per_leg")
+    assert np.mean(good_depth < 0.6) >= 0.8
+    assert np.all(_signature(obvious_clips["shallow"], "hip_ankle_per_leg") > 0.6)
+    assert np.all(_signature(clean_clips["shallow"], "hip_ankle_per_leg") > good_depth + 0.04)
     # rounded back leans the trunk further than the shins, an arched back less
     assert np.median(_signature(clean_clips["back_round"], "trunk_minus_shank_deg")) > np.median(
         _signature(clean_clips["back_arch"], "trunk_minus_shank_deg_min")) + 8  # fmt: skip
-    assert np.all(_signature(clean_clips["head_up"], "neck_ext_deg") > 15)
+    # the head turned up by at least the mild 20 degrees (x the rep's 0.8-1.15) from where the person carries it
+    good_neck = _signature(clean_clips["good"], "neck_ext_deg")
+    assert np.all(_signature(clean_clips["head_up"], "neck_ext_deg") > good_neck + 10)
+    assert np.all(_signature(obvious_clips["head_up"], "neck_ext_deg") > 25)
     assert np.all(_signature(clean_clips["knees_forward"], "shank_deg") > 38)
 
 
@@ -66,7 +95,10 @@ def test_bone_lengths_are_constant_before_noise(clean_clips):
         for clip in clips[:4]:
             for a, b in RIGID:
                 length = np.linalg.norm(clip.world[:, J[a]] - clip.world[:, J[b]], axis=-1)
-                assert length.std() / length.mean() < 1e-6, f"{key}: {a}-{b} varies"
+                if key == "shallow":  # a blend of two neighbouring frames of the same rep (faults.py): within 1 %
+                    assert np.abs(length / np.median(length) - 1).max() < 0.01, f"{key}: {a}-{b} varies"
+                else:
+                    assert length.std() / length.mean() < 1e-6, f"{key}: {a}-{b} varies"
 
 
 def test_feet_stay_planted_unless_heels_lift(clean_clips):
