@@ -14,7 +14,6 @@ import contextlib
 import enum
 import functools
 import inspect
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,25 +24,13 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from squatcli import interrupts
+from squatcli.clock import process_seconds
 from squatcli.datasets import AUTO_SPLIT, SPLITS, check_data_spec
-from squatcli.errors import SquatError, StdoutError
-from squatcli.files import check_output_file, check_output_folder, require_input_file
+from squatcli.errors import SquatError, StdoutError, unexpected
+from squatcli.files import check_output_file, check_output_folder, require_input_file, same_file
 from squatcli.report.console import err, out
 from squatcli.skeleton import DEFAULT_STRIDE, MODEL_KINDS
 from squatcli.synth import CLIPS_PER_CLASS, MAX_CLIPS_PER_CLASS, MAX_SUBJECTS, SUBJECTS  # the training corpus
-
-STARTED = time.perf_counter()  # when the CLI's imports were done (process_seconds falls back on it)
-
-
-def process_seconds() -> float:
-    """Seconds since this process started (Linux: from /proc, so Python's start and every import count; elsewhere
-    since the CLI's imports were done)."""
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        return float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return time.perf_counter() - STARTED
-
 
 def _no_flag_types(params: list) -> list:
     """Flags take no value: no `<bool>` beside them in --help."""
@@ -114,15 +101,6 @@ TYPER_EXCEPTIONS = (typer.Exit, typer.Abort,
                     next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"))  # fmt: skip
 
 
-def unexpected(error: Exception, path: Path | str | None = None) -> SquatError:
-    """An exception squatcli did not foresee, as the one-line error a user sees (SQUAT_DEBUG=1: the traceback)."""
-    if os.environ.get("SQUAT_DEBUG"):
-        raise error
-    text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-    return SquatError(f"unexpected error ({type(error).__name__}{': ' + text if text else ''}); "
-                      "please report it (SQUAT_DEBUG=1 shows the traceback)", path)  # fmt: skip
-
-
 def paragraphs(doc: str | None) -> str:
     """A docstring as paragraphs of one line each, so that the terminal, not the source, wraps --help."""
     return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc or "").split("\n\n"))
@@ -173,28 +151,38 @@ def stopped(interruption: KeyboardInterrupt, after: str = "") -> typer.Exit:
     return typer.Exit(143 if terminated else 130)
 
 
+class Bar:
+    """A progress callback(done, total) for a rich progress bar on stderr, drawn from the first report (none when
+    stderr is not a terminal: it would leave empty lines); `pause` clears it while results are printed."""
+
+    def __init__(self, description: str):
+        self.progress = None
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self.progress = Progress(*columns, console=err, transient=True)
+            self.task = self.progress.add_task(description, total=None)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            if not self.progress.live.is_started:
+                self.progress.start()
+            self.progress.update(self.task, completed=done, total=total)
+
+    def pause(self) -> None:
+        if self.progress is not None and self.progress.live.is_started:
+            self.progress.stop()
+
+
 @contextlib.contextmanager
 def progress_bar(description: str):
-    """A rich progress bar on stderr, shown from the first report; yields a callback(done, total)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if not err.is_terminal:  # a log file or a pipe: no bar (it would leave empty lines)
-        yield lambda done, total: None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    progress = Progress(*columns, console=err, transient=True)
-    task = progress.add_task(description, total=None)
-
-    def report(done: int, total: int | None) -> None:
-        if not progress.live.is_started:
-            progress.start()
-        progress.update(task, completed=done, total=total)
-
+    """A progress Bar for the block, cleared at its end."""
+    bar = Bar(description)
     try:
-        yield report
+        yield bar
     finally:
-        if progress.live.is_started:
-            progress.stop()
+        bar.pause()
 
 
 def print_json(data, compact: bool = False) -> None:
@@ -208,8 +196,13 @@ def print_json(data, compact: bool = False) -> None:
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "data" / "example_squat.npz"
 
 
+Engine = enum.Enum("Engine", [(k, k) for k in ("local", "ray")], type=str)
+
+
 @command("squat assess my_squat.mp4", "squat assess my_squat.mp4 --report report.html --annotate annotated.mp4",
-         "squat assess --example", "squat assess videos/ --json > results.jsonl")  # fmt: skip
+         "squat assess --example", "squat assess videos/ --json > results.jsonl",
+         "squat assess videos/ --output results.jsonl   # rerun it after a crash: done inputs are skipped",
+         "squat assess /shared/videos/ --engine ray --address ray://head:10001 --output results.jsonl")  # fmt: skip
 def assess(
     inputs: Annotated[Optional[list[Path]], typer.Argument(help="Videos, joints .npz files, paper-format .json clips, or folders of them.", show_default=False, readable=False)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="cnn or lstm: the bundled model of that kind that can read each input (with foot points, without, or the 171 distances of a paper .json clip; the output says which); a bundled name (cnn-nofeet, ...); or a path to a trained model (NAME: its NAME.onnx and NAME.json).")] = "cnn",
@@ -218,66 +211,108 @@ def assess(
     annotate: Annotated[Optional[Path], typer.Option("--annotate", metavar="OUT.mp4", help="Write the (single) input video with the skeleton, the joints at fault, each rep's verdict and measurements and the verdict drawn on it.", show_default=False)] = None,
     stride: Annotated[Optional[int], typer.Option("--stride", min=1, max=10, help="Run the pose model on every k-th video frame (default: about 30 times a second during reps and the first 0.5 s, 10 while standing; 1: every frame).", show_default=False)] = DEFAULT_STRIDE,
     example: Annotated[bool, typer.Option("--example", help="Assess the example pose clip that ships with squatcli.")] = False,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, envvar="SQUAT_JOBS", help="Inputs assessed at once, each by a worker process with its own pose and rep models (default: the machine's cores, or $SQUAT_JOBS; 1: one after another in this process). With --engine ray: the CPUs of the local Ray (default: all; a cluster: its CPUs).", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="RESULTS.jsonl", help="Append each input's JSON line to this file as soon as it is done. Run the same command again (after a crash, Ctrl-C or a full disk) and the inputs it already holds under the same file contents, model and options are skipped; failed inputs are tried again.", show_default=False)] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="local: this machine (--jobs processes); ray: Ray tasks on a Ray cluster (--address) or a local Ray, reading the inputs by path (every node must see them at the same path); needs pip install 'squatcli[cluster]'.")] = Engine.local,
+    address: Annotated[Optional[str], typer.Option("--address", help="--engine ray: the cluster to run on (default: $RAY_ADDRESS, else a local Ray started for the run).", show_default=False)] = None,
 ) -> None:
     """Assess squat form: a verdict with the measurements behind it, a verdict per rep, class probabilities, and
     what the camera's view could not judge.
 
     Inputs of any length and frame rate are resampled to 30 fps. Rep models judge each rep the input shows
     (time-normalised, so tempo does not matter); clip models read 10 s windows (shorter clips are padded by
-    ping-pong repetition). Exit code 1 if any input could not be assessed.
+    ping-pong repetition). Many inputs are assessed on every core (--jobs) or a Ray cluster (--engine ray) and
+    printed in the order given; --output makes a long batch resumable. Exit code 1 if any input could not be
+    assessed.
     """
-    from squatcli.assess import assess as assess_one
-    from squatcli.assess import expand_inputs, failure
+    from squatcli import batch
+    from squatcli.assess import expand_inputs
+    from squatcli.modelfiles import fingerprint
 
     paths = expand_inputs(list(inputs or [])) + ([EXAMPLE_CLIP] if example else [])
     if not paths:
         raise typer.BadParameter("give at least one input (or --example)", param_hint="INPUTS")
+    if address is not None and engine is not Engine.ray:
+        raise typer.BadParameter("--address is for --engine ray", param_hint="'--address'")
     for option, target, suffixes in (("--annotate", annotate, (".mp4",)), ("--report", report, (".html", ".htm"))):
         check_single_output(option, target, suffixes, paths, as_json)
+    if engine is Engine.ray:
+        from squatcli.batch.cluster import require_ray
+
+        require_ray()
     startup_s = process_seconds()  # Python's start and the imports so far
     errors = check_inputs(paths, model, as_json)  # before any model loads: a typo answers at once
-    t = time.perf_counter()
-    cache: dict = {}
-    if any(error is None for error in errors):  # the first model an input may need, loaded before any work
-        load_first_model(model, cache, paths, errors, as_json)
-    load_s = time.perf_counter() - t
-    from squatcli.report.model import build
-    from squatcli.report.terminal import print_assessment, print_batch_summary
+    if output is not None:
+        check_results_file(output, paths, [annotate, report])
+    options = batch.Options(model, stride, fingerprint(model), keep_report=not as_json or bool(annotate or report),
+                            identify=output is not None)  # fmt: skip
+    from squatcli.batch.ledger import Ledger
 
-    results = []
-    for path, error in zip(paths, errors):
-        try:
-            if error is not None:
-                raise error
-            with progress_bar(f"pose {escape(path.name)}") as bar:
-                story = build(assess_one(path, model, stride=stride, progress=bar, cache=cache))
-            write_views(story, annotate, report)
-            if as_json:
-                obj = story.to_dict()
-                obj["timings"] |= {"startup_s": round(startup_s, 3),
-                                   "model_load_s": round(load_s + obj["timings"].get("model_load_s", 0.0), 3)}  # fmt: skip
-                print_json(obj | {"model_load_s": round(load_s, 3)}, compact=True)
-            else:
-                print_assessment(story)
-            results.append((path, story, None))
-        except StdoutError:
-            raise
-        except Exception as caught:  # any failure is this input's error; the batch goes on
-            interrupts.reraise_if_interrupted(caught)
-            e = caught if isinstance(caught, SquatError) else unexpected(caught, path)
-            results.append((path, None, e))
-            if as_json:
-                print_json(failure(path, e), compact=True)
-            else:
-                print_error(e)
+    ledger = Ledger.open(output, paths) if output is not None else None
+    try:
+        skip = batch.done_before(paths, errors, options, ledger)
+        if any(skip):
+            err.print(f"{sum(skip)} of {len(paths)} inputs already in {escape(str(output))} (the same files, model "
+                      "and options): not assessed again", highlight=False)  # fmt: skip
+        todo = sum(error is None and not done for error, done in zip(errors, skip))
+        models = None
+        if engine is Engine.local and batch.workers_for(jobs, todo) == 1 and todo:  # in this process: model first
+            models = batch.load_models(options, startup_s)
+            if models.error is not None:
+                raise model_failed(models.error, paths, errors, as_json)
+        bar = lambda path: progress_bar(f"pose {escape(path.name)}")  # noqa: E731
+        work = batch.engine(engine.value, jobs, todo, options, models, bar, address)
+        results = assess_all(paths, errors, options, work, ledger, skip, as_json, annotate, report)
+    finally:
+        if ledger is not None:
+            ledger.close()
     if not as_json:
-        if len(paths) > 1:
+        if len(results) > 1:
+            from squatcli.report.terminal import print_batch_summary
+
             print_batch_summary(results)
-        if cache:
-            err.print(f"[dim]model {escape(', '.join(cache))} loaded in {load_s:.1f} s; "
+        if models is not None and models.cache:
+            err.print(f"[dim]model {escape(', '.join(models.cache))} loaded in {models.load_s:.1f} s; "
                       f"{process_seconds():.1f} s since start[/]", highlight=False)  # fmt: skip
     if any(error is not None for _, _, error in results):
         raise typer.Exit(1)
+
+
+def assess_all(paths: list[Path], errors: list, options, engine, ledger, skip: list[bool], as_json: bool,
+               annotate: Path | None, report: Path | None) -> list[tuple]:  # fmt: skip
+    """Print each input's result in input order as the engine delivers it (batch.run), writing the views of a
+    single input; returns (path, Report or None, error or None) per input assessed (not skipped)."""
+    from squatcli import batch
+    from squatcli.report.terminal import print_assessment
+
+    results = []
+    with progress_bar("assessed") as bar:
+        for path, outcome in batch.run(paths, errors, options, engine, ledger, skip, bar if engine.depth > 1 else None):
+            bar.pause()
+            if outcome is None:
+                continue
+            if outcome.report is not None:
+                try:
+                    write_views(outcome.report, annotate, report)
+                except Exception as caught:  # noqa: BLE001 - writing a view is this input's error too
+                    interrupts.reraise_if_interrupted(caught)
+                    outcome = batch.failed(path, caught if isinstance(caught, SquatError) else unexpected(caught, path))
+            if as_json:
+                print_json(outcome.json(), compact=True)
+            elif outcome.error is not None:
+                print_error(outcome.error)
+            else:
+                print_assessment(outcome.report)
+            results.append((path, outcome.report, outcome.error))
+    return results
+
+
+def check_results_file(output: Path, paths: list[Path], views: list[Path | None]) -> None:
+    """--output, before any work: a file that can be written and is neither an input nor another output."""
+    for view in views:
+        if view is not None and same_file(view, output):
+            raise SquatError("is also given as --annotate or --report; give the results another file", output)
+    check_output_file(output, inputs=paths)
 
 
 def check_single_output(option: str, target: Path | None, suffixes: tuple[str, ...], paths: list[Path], as_json: bool) -> None:
@@ -336,18 +371,6 @@ def check_inputs(paths: list[Path], model: str, as_json: bool) -> list[SquatErro
     except SquatError as e:
         raise model_failed(e, paths, errors, as_json) from None
     return errors
-
-
-def load_first_model(model: str, cache: dict, paths: list[Path], errors: list, as_json: bool) -> None:
-    """Load the first model an input may need into `cache` (`model_failed` if Keras cannot read it)."""
-    from squatcli.modelfiles import first_candidate
-    from squatcli.models import load_model
-
-    first = first_candidate(model)
-    try:
-        cache[first] = load_model(first)
-    except SquatError as e:
-        raise model_failed(e, paths, errors, as_json) from None
 
 
 def model_failed(error: SquatError, paths: list[Path], errors: list, as_json: bool) -> SquatError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -20,3 +21,13 @@ class StdoutError(SquatError):
     def __init__(self, reason: str, broken_pipe: bool = False):
         self.broken_pipe = broken_pipe
         super().__init__(f"cannot be written ({reason})", "stdout")
+
+
+def unexpected(error: Exception, path: str | Path | None = None) -> SquatError:
+    """An exception squatcli did not foresee, as the one-line error a user sees (SQUAT_DEBUG=1: the traceback).
+    Here rather than in the CLI so that a worker process words an input's failure the same way."""
+    if os.environ.get("SQUAT_DEBUG"):
+        raise error
+    text = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return SquatError(f"unexpected error ({type(error).__name__}{': ' + text if text else ''}); "
+                      "please report it (SQUAT_DEBUG=1 shows the traceback)", path)  # fmt: skip

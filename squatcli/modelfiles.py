@@ -88,9 +88,39 @@ def _files(stem: Path) -> ModelFiles:
     return ModelFiles(*(stem.with_name(stem.name + suffix) for suffix in MODEL_SUFFIXES))
 
 
+def candidates(name: str) -> tuple[str, ...]:
+    """The models `squat assess -m NAME` may use, in order: for a bundled kind (`cnn`) its bundled models (the first
+    each input can feed judges it), else NAME alone (a bundled name or a path)."""
+    return BUNDLED[name] if name in BUNDLED and not Path(name).exists() else (name,)
+
+
 def first_candidate(name: str) -> str:
     """The model `squat assess -m NAME` tries first: for a bundled kind (`cnn`) its first bundled model, else NAME."""
-    return BUNDLED[name][0] if name in BUNDLED and not Path(name).exists() else name
+    return candidates(name)[0]
+
+
+def fingerprint(name: str) -> str:
+    """The sha256 of what decides the results of `squat assess -m NAME`: the metadata of each of its candidates
+    (which records the sha256 of its ONNX graph under `weights`; metadata without that record adds the graph's own
+    sha256), so that another model, a retrained one or another threshold changes it. A candidate without files
+    counts as absent. Cheap: reads the small metadata files (and only older models' graphs)."""
+    digest = hashlib.sha256()
+    for candidate in candidates(name):
+        try:
+            files = model_paths(candidate)
+            text = files.json.read_bytes()
+        except (SquatError, OSError):
+            digest.update(f"{candidate}: absent\n".encode())
+            continue
+        digest.update(hashlib.sha256(text).hexdigest().encode())
+        try:
+            recorded = (json.loads(text).get("weights") or {}).get(weights_key(files.onnx))
+        except (ValueError, AttributeError):
+            recorded = None
+        if not recorded and files.onnx.is_file():
+            digest.update(file_sha256(files.onnx).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def check_model(name_or_path: str | Path) -> tuple[ModelFiles, dict[str, Any]]:

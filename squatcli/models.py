@@ -50,6 +50,7 @@ from squatcli.modelfiles import (  # noqa: F401 - the files' side, without Tenso
     MODEL_SUFFIXES,
     ModelFiles,
     bundled_names,
+    candidates as model_candidates,
     check_keras,
     check_keras_archive,
     check_metadata,
@@ -505,7 +506,7 @@ def load_for(
         return name
     name = str(name)
     cache = {} if cache is None else cache
-    candidates = BUNDLED.get(name, (name,)) if not Path(name).exists() else (name,)
+    candidates = model_candidates(name)
     reasons = []
     for candidate in candidates:
         if candidate not in cache:

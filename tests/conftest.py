@@ -47,6 +47,14 @@ def squat_joints(frames: int = 300, fps: float = 30.0, reps: float = 4.0, seed: 
     return joints + rng.normal(scale=noise, size=joints.shape) if noise else joints
 
 
+@pytest.fixture(autouse=True)
+def one_process(monkeypatch):
+    """`squat assess` in one process unless a test asks for workers (--jobs): a worker process imports the models'
+    runtime anew (seconds each), and tests that replace a function in this process need it to run here. The batch
+    tests (test_batch.py) run the pool and Ray themselves."""
+    monkeypatch.setenv("SQUAT_JOBS", "1")
+
+
 @pytest.fixture
 def make_joints():
     return squat_joints

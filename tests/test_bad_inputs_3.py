@@ -34,7 +34,7 @@ from conftest import squat_joints, write_video
 from test_bad_inputs import MODELS, assert_one_line, copy_model, json_lines, run, snapshot, squat, write_clip
 
 TESTS = Path(__file__).resolve().parent
-HEAVY = ("tensorflow", "keras", "mediapipe", "cv2", "sklearn", "matplotlib", "onnxruntime")
+HEAVY = ("tensorflow", "keras", "mediapipe", "cv2", "sklearn", "matplotlib", "onnxruntime", "ray")
 
 
 def assert_clean(stderr: str) -> None:
