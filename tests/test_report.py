@@ -93,6 +93,18 @@ def test_a_fault_named_against_its_range_says_so():
     assert "outside its range (≥ 0.85) in reps 1, 2, 3" in story.evidence[0].account
 
 
+def test_needs_work_at_a_p_good_above_the_threshold_says_the_measurements_confirm_the_fault(capsys, monkeypatch):
+    import dataclasses
+
+    story = build(assessment(fault="knees_in"))
+    assert not story.good and story.p_good < story.threshold and story.overruled() == ""
+    confirmed = dataclasses.replace(story, p_good=0.7)  # NEEDS WORK above the threshold: a confirmed fault
+    assert confirmed.overruled() == "the measurements confirm knees caving in"
+    said = words(terminal_text(confirmed, capsys, monkeypatch))
+    assert "P(good) 0.70 vs threshold 0.50" in said and "the measurements confirm knees caving in" in said
+    assert "vs threshold 0.50, but the measurements confirm knees caving in" in page(confirmed, [], None)
+
+
 def test_out_of_range_measurements_come_with_the_verdicts_account(capsys, monkeypatch):
     """The shared side-view faulty squat: GOOD FORM above trunk lean 56° and head 40°, both out of range."""
     story = build(assessment(view=SIDE, values={"max_trunk_lean": 56.0, "head_angle": 40.0, "depth": 0.06}))

@@ -246,6 +246,13 @@ class Report:
     def rep(self, index: int) -> RepLine:
         return next(r for r in self.reps if r.index == index)
 
+    def overruled(self) -> str:
+        """Why a verdict is NEEDS WORK though P(good) reaches the threshold (a fault its measurements confirm, which
+        GOOD never overrules); "" otherwise."""
+        if self.good or self.p_good < self.threshold or self.main_fault is None:
+            return ""
+        return f"the measurements confirm {fault_name(self.main_fault)}"
+
     def to_dict(self) -> dict:
         """The JSON view: the assessment's object (`data`) with the reconciled cue and the report's additions."""
         return self.data | {

@@ -86,7 +86,8 @@ def print_probabilities(report: Report) -> None:
     show(table)
     rows = f"{report.rows} {'rep' if report.judged_by == 'reps' else 'window'}{'s' if report.rows != 1 else ''}"
     say(f"[dim]P(good) {report.p_good:.2f} vs threshold {report.threshold:.2f} (Youden's index on data the model did "
-        f"not train on); model {escape(report.model)} ({escape(report.data['model_inputs'])}); mean over {rows}[/]")  # fmt: skip
+        f"not train on); model {escape(report.model)} ({escape(report.data['model_inputs'])}); mean over {rows}"
+        + (f"; {report.overruled()}" if report.overruled() else "") + "[/]")  # fmt: skip
 
 
 def print_reps(report: Report) -> None:
