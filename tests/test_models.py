@@ -265,7 +265,8 @@ def test_bundled_models_score_the_figures_in_the_model_card():
     results = evaluate_models([n for n in M.bundled_names() if n.endswith("-distances")])
     if REAL.is_dir():  # the rep models learned from the real reps: read from here, wherever they were trained
         results += evaluate_models([n for n in M.bundled_names() if not n.endswith("-distances")], [str(REAL)])
-    for r in results:
-        assert r.scope == "test split", f"the data changed since {r.name} was trained: retrain (models/README.md)"
+    for r in results:  # a rep model that learned made faults scores the real reps of the dates it never saw
+        held_out = ("test split",) if r.name.endswith("-distances") else ("test split", "unseen groups")
+        assert r.scope in held_out, f"the data changed since {r.name} was trained: retrain (models/README.md)"
         got = (r.report.accuracy, r.report.auc, r.report.stored.sensitivity, r.report.stored.specificity)
         assert got == pytest.approx(rows[r.name], abs=0.0015), r.name
