@@ -92,6 +92,7 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
                      f"faults made from good reps: {', '.join(transforms) or 'none'}",
            "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t), "report": cv.report}  # fmt: skip
     real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
+    out["report"] = metrics.evaluate(cv.y[real_rows], cv.probs[real_rows], classes=cv.classes)  # the figures: real reps
     out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows])
     if "3d" in cv.others:  # as assess judges a 3D source: the mean over the ring, unless a view's ranges confirm a fault
         rows, probs, called = cv.others["3d"]
