@@ -266,6 +266,33 @@ def test_threshold_and_calibration_come_from_validation_only(layout, crossfit):
     assert a.metadata["threshold"] == pytest.approx(op.threshold, abs=1e-5)
 
 
+@pytest.mark.slow
+def test_a_model_with_made_faults_learns_and_names_them(layout, tmp_path):
+    """`--faults auto` adds head up, rounded and arched back and knees forward made from the good reps: the model
+    knows them, records how they were made, and `assess --json` gives their probabilities."""
+    out = tmp_path / "made"
+    result = runner.invoke(app, ["train", "--data", str(layout), "--epochs", "1", "--faults", "auto", "--out", str(out)])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    md = json.loads(out.with_suffix(".json").read_text())
+    assert md["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
+    assert md["data"]["fault_transforms"]["faults"] == ["head_up", "back_round", "back_arch", "knees_forward"]
+    from squatcli import synth
+
+    clip = synth.example_clip()
+    result = runner.invoke(app, ["assess", "--json", str(synth_npz(clip, tmp_path / "a.npz")), "-m", str(out)])
+    assert result.exit_code == 0, result.stderr
+    obj = json.loads(result.stdout)
+    assert set(MADE) <= set(obj["probabilities"]) and obj["probabilities"]["head_up"] >= 0
+
+
+def synth_npz(clip, path: Path) -> Path:
+    """A synthetic clip written as a joints .npz with foot points."""
+    from squatcli.datasets import JointsClip, write_joints_npz
+
+    write_joints_npz(path, JointsClip(clip.joints, clip.fps, None, None, clip.feet))
+    return path
+
+
 @pytest.fixture(scope="module")
 def rep_model(layout, tmp_path_factory) -> Path:
     """A rep CNN with foot points trained for 2 epochs through the CLI on the stand-in real layout."""
@@ -281,7 +308,7 @@ def test_trained_rep_model_records_its_inputs_and_data(rep_model, layout):
     md = json.loads(rep_model.with_suffix(".json").read_text())
     assert md["inputs"]["window"] == "rep" and md["inputs"]["feet"] is True
     assert md["inputs"]["measures"] == list(I.rep_inputs(True).measures)
-    assert md["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
+    assert md["classes"] == ["good", "knees_in", "shallow"] and "fault_transforms" not in md["data"]
     assert md["data"]["real_citation"].startswith("M. Chariar") and md["data"]["split"] == "subject"
     assert all(g.startswith("real:") for g in md["data"]["val_subjects"] + md["data"]["test_subjects"])
     assert md["calibration"]["a"] > 0 and 0 <= md["threshold"] <= 1 and md["training"]["crossfit_folds"] == 5
@@ -299,7 +326,7 @@ def test_assess_json_gives_a_verdict_per_rep(rep_model, tmp_path):
     result = runner.invoke(app, ["assess", "--json", str(path), "-m", str(rep_model)])
     assert result.exit_code == 0, result.stderr
     obj = json.loads(result.stdout)
-    assert obj["judged_by"] == "reps" and obj["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
+    assert obj["judged_by"] == "reps" and obj["classes"] == ["good", "knees_in", "shallow"]
     judged = [r for r in obj["reps"]["reps"] if r["judged"]]
     assert len(judged) == len(obj["windows"]) >= 2
     for rep in judged:
