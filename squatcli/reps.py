@@ -759,8 +759,9 @@ def _across(v: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def _ratio(a: np.ndarray, b: np.ndarray, min_b: float) -> np.ndarray:
-    """a / b, NaN where b is under `min_b` (there the ratio would be meaningless)."""
-    return np.where(b >= min_b, a / np.maximum(b, min_b), np.nan)
+    """a / b, NaN where b is under `min_b` (there the ratio would be meaningless) or either is NaN (not measured)."""
+    with np.errstate(invalid="ignore"):  # NaN / NaN: a width the view hides, NaN without a warning
+        return np.where(b >= min_b, a / np.maximum(b, min_b), np.nan)
 
 
 def _median_filter(x: np.ndarray, k: int) -> np.ndarray:
