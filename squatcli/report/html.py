@@ -54,11 +54,11 @@ def page(report: Report, stills: list[bytes], curves: bytes | None) -> str:
 
 
 def _verdict(r: Report) -> str:
-    rows = f"{r.rows} {'rep' if r.judged_by == 'reps' else 'window'}{'s' if r.rows != 1 else ''}"
+    overruled = r.overruled()
     return (f'<section class="verdict {"good" if r.good else "bad"}"><h1>{escape(r.verdict_text)}</h1>'
             f"<p>{escape(r.cue)}</p><p class=\"meta\">{escape(Path(r.input).name)} &middot; P(good) {r.p_good:.2f} "
-            f"vs threshold {r.threshold:.2f}{escape(', but ' + r.overruled()) if r.overruled() else ''} &middot; "
-            f"model {escape(r.model)}, mean over {rows}</p></section>")  # fmt: skip
+            f"vs threshold {r.threshold:.2f}{escape(', but ' + overruled) if overruled else ''} &middot; "
+            f"model {escape(r.model)}, mean over {r.mean_over()}</p></section>")  # fmt: skip
 
 
 def _why(r: Report) -> str:

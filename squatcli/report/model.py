@@ -246,6 +246,11 @@ class Report:
     def rep(self, index: int) -> RepLine:
         return next(r for r in self.reps if r.index == index)
 
+    def mean_over(self) -> str:
+        """What the verdict's P(good) is the mean over, in words: "3 reps", "1 window"."""
+        unit = "rep" if self.judged_by == "reps" else "window"
+        return f"{self.rows} {unit}{'s' if self.rows != 1 else ''}"
+
     def overruled(self) -> str:
         """Why a verdict is NEEDS WORK though P(good) reaches the threshold (a fault its measurements confirm, which
         GOOD never overrules); "" otherwise."""

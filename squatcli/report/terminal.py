@@ -84,10 +84,10 @@ def print_probabilities(report: Report) -> None:
         bar = plain("█") * int(round(c.p * 20)) if c.judged else f"not judged: {where}"
         table.add_row(squat_class(c.key).name, f"{c.p:.1%}", bar, style=style if c.judged else "dim")
     show(table)
-    rows = f"{report.rows} {'rep' if report.judged_by == 'reps' else 'window'}{'s' if report.rows != 1 else ''}"
+    overruled = report.overruled()
     say(f"[dim]P(good) {report.p_good:.2f} vs threshold {report.threshold:.2f} (Youden's index on data the model did "
-        f"not train on); model {escape(report.model)} ({escape(report.data['model_inputs'])}); mean over {rows}"
-        + (f"; {report.overruled()}" if report.overruled() else "") + "[/]")  # fmt: skip
+        f"not train on); model {escape(report.model)} ({escape(report.data['model_inputs'])}); mean over "
+        f"{report.mean_over()}{'; ' + overruled if overruled else ''}[/]")  # fmt: skip
 
 
 def print_reps(report: Report) -> None:
