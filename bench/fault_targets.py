@@ -4,8 +4,9 @@
 
 For each real fault F (knees caving -> knees_in, no depth -> shallow, bending forward -> forward_lean), the same
 recipe is cross-validated by recording date twice: trained on the real reps of F, and trained with F's real reps
-left out and replaced by F made from the good reps (faults.with_transformed, severity mild..obvious); both also
-learn the faults the bundled recipe makes (faults.MISSING_FROM_REAL). Each fold's model scores the held-out dates'
+left out and replaced by F made from the good reps (faults.with_transformed: each good rep lends one of the made
+faults in turn, at a severity drawn over faults.TRAINING_SEVERITY); both also learn the faults the bundled recipe
+makes (faults.MISSING_FROM_REAL). Each fold's model scores the held-out dates'
 real reps of F and the real good reps. Printed per F: recall (the verdict names F), the share called NEEDS WORK,
 the AUC of P(good) against the real good reps, and the good reps called good. Targets (issue 13): recall >= 0.70
 from the transform alone, within 0.10 of the model trained on the real class. If the transforms come close here,

@@ -66,8 +66,9 @@ def data_specs(metadata: dict, real: Path) -> list[str]:
     return [str(real) if s == REAL_NAME else s for s in metadata["data"]["sources"]]
 
 
-def cross_validation(name: str, real: Path, folds: int | None) -> dict:
-    """The recipe of a bundled model, cross-validated by recording date on the real reps, scored as seen and in 3D."""
+def cross_validation(name: str, real: Path, folds: int | None, faults: str | None = None) -> dict:
+    """The recipe of a bundled model, cross-validated by recording date on the real reps, scored as seen and in 3D;
+    `faults` (as `squat train --faults`) replaces the faults its recipe makes from good reps."""
     md = load_model(name).metadata
     clf_inputs = load_model(name).inputs
     specs = data_specs(md, real)
@@ -77,13 +78,15 @@ def cross_validation(name: str, real: Path, folds: int | None) -> dict:
                            lr=training.get("lr"), seed=0, arch=arch, inputs=clf_inputs,
                            synthetic_weight=training.get("synthetic_weight") or 1.0)  # fmt: skip
     transforms = tuple(md["data"].get("fault_transforms", {}).get("faults", ()))
+    if faults is not None:
+        transforms = T.fault_transforms(faults, specs, clf_inputs)
     data, _ = T.load_data(specs, clf_inputs, transforms=transforms)
     others = {}
     if clf_inputs.plane == IMAGE:  # the real reps through the ring of cameras, as a 3D source is judged
         clips = read_real_reps(real)
         others["3d"] = to_dataset(clips, clf_inputs, "real", ring=True)
         if transforms:
-            others["moderate"] = to_dataset(with_transformed(clips, transforms, severity=0.5, only=True), clf_inputs, "real")
+            others["moderate"] = to_dataset(with_transformed(clips, transforms, severity=0.5, only=True, per_rep=None), clf_inputs, "real")
     t = time.perf_counter()
     cv = evaluation.cross_validate(data, config, folds, others=others, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} rows), AUC {f['auc']:.3f}", flush=True))  # fmt: skip
@@ -224,6 +227,9 @@ def main() -> None:
     parser.add_argument("--kind", default="cnn")
     parser.add_argument("--folds", type=int, default=None, help="deal the dates into N folds (default: leave one out)")
     parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--cv-only", action="store_true", help="stop after the cross-validation")
+    parser.add_argument("--faults", help="cross-validate with these faults made from good reps instead of the recipe's "
+                                         "(as squat train --faults: auto, none or a list)")
     parser.add_argument("--models", help="comma-separated bundled rep models whose recipes to cross-validate "
                                          "(default: the kind's two, with and without foot points)")
     parser.add_argument("--baseline", type=Path, help="another squatcli source tree to time against")
@@ -234,7 +240,7 @@ def main() -> None:
     if not args.skip_cv:
         for name in args.models.split(",") if args.models else BUNDLED[args.kind][:2]:
             print(f"cross-validating the recipe of {name} by recording date", flush=True)
-            results[name] = cv = cross_validation(name, args.real, args.folds)
+            results[name] = cv = cross_validation(name, args.real, args.folds, args.faults)
             print(f"{name}: {cv['recipe']}; {cv['folds']} folds, {cv['rows']} held-out rows, {cv['seconds']} s")
             print_figures("real reps as one camera sees them (8 random cameras per rep)", cv["as_seen"])
             if "3d" in cv:
@@ -253,6 +259,10 @@ def main() -> None:
                 render.confusion_figure(cv["report"].confusion_normalised, args.out / f"real-cv-confusion-{name}.png",
                                         f"{name}: held-out dates, {cv['rows']} reps as seen", cv["report"].classes)  # fmt: skip
             print(f"figures in {args.out}")
+        if args.cv_only:
+            if args.json:
+                args.json.write_text(json.dumps({n: {k: v for k, v in cv.items() if k != "report"} for n, cv in results.items()}, indent=1, default=float))
+            return
     print("shared real videos, bundled default model:")
     results["videos"] = videos(args.kind)
     for v in results["videos"]:

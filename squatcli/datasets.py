@@ -667,6 +667,13 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def made(self) -> np.ndarray:
+        """(N,) bool: rows of a fault made from a real good rep (faults.with_transformed marks their ids)."""
+        from squatcli.faults import MADE_MARK
+
+        return np.array([MADE_MARK in i for i in self.ids], dtype=bool)
+
     def subset(self, idx: np.ndarray) -> "Dataset":
         idx = np.asarray(idx, dtype=int)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731

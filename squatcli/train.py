@@ -142,11 +142,12 @@ def load_data(
             if is_real_reps_folder(root):
                 clips = read_real_reps(root, progress=progress)
                 if transforms or without:
-                    from squatcli.faults import with_transformed
+                    from squatcli.faults import TRAINING_SEVERITY, with_transformed
 
                     clips = with_transformed(clips, tuple(transforms), seed=0, without=tuple(without))
                     info |= {"fault_transforms": {"faults": list(transforms), "without_real": list(without), "seed": 0,
-                             "from": "each real good rep", "severity": "uniform from mild to obvious (faults.FAULTS)"}}  # fmt: skip
+                             "from": "each real good rep, one fault each in turn", "weight": MADE_WEIGHT,
+                             "severity": f"uniform over {TRAINING_SEVERITY} (0 mild .. 1 obvious, faults.FAULTS)"}}  # fmt: skip
                 part = to_dataset(clips, inputs, "real")
                 info |= {"real": REAL_NAME, "real_citation": REAL_CITATION, "real_groups": "recording date"}
                 origin, name = "real", REAL_NAME
@@ -483,11 +484,15 @@ def _make_monitor(patience: int, epochs: int, on_epoch: Callable[[EpochLog], Non
     return Monitor()
 
 
+MADE_WEIGHT = 0.5  # a class made from real good reps (faults.with_transformed) weighs this much of a real class
+
+
 def sample_weights(data: Dataset, synthetic_weight: float = 1.0) -> np.ndarray:
     """(N,) training weights, mean 1: classes balanced (each class weighs as much in total); within a class that
     real rows show too, each synthetic row of mixed data weighs `synthetic_weight` against a real one. Classes
     only the synthetic corpus has (head up, rounded and arched back) keep their synthetic rows at full weight:
-    synthetic data is their only source, while where real people exist their squats draw the boundaries."""
+    synthetic data is their only source, while where real people exist their squats draw the boundaries. Faults
+    made from real good reps weigh MADE_WEIGHT of a class: real people's faults draw the good-vs-rest boundary."""
     w = np.ones(len(data.y))
     if data.origin is not None and len(set(data.origin)) > 1:
         synthetic = data.origin == SYNTHETIC
@@ -495,14 +500,16 @@ def sample_weights(data: Dataset, synthetic_weight: float = 1.0) -> np.ndarray:
         w = np.where(synthetic & np.isin(data.y, real_classes), synthetic_weight, 1.0)
     totals = np.bincount(data.y, weights=w, minlength=len(data.classes))
     w = w / np.where(totals[data.y] > 0, totals[data.y], 1.0)
+    w = np.where(data.made, MADE_WEIGHT * w, w)
     return (w / w.mean()).astype(np.float32)
 
 
 def calibration_rows(data: Dataset) -> np.ndarray:
-    """Rows of a validation set the calibration and threshold are fitted on: its real rows where it has both good
-    and faulty ones (real people are what the verdict is for), else all of them."""
+    """Rows of a validation set the calibration and threshold are fitted on: its real rows, not the faults made
+    from real good reps, where it has both good and faulty ones (real people are what the verdict is for), else
+    all of them."""
     if data.origin is not None:
-        real = np.flatnonzero(data.origin == "real")
+        real = np.flatnonzero((data.origin == "real") & ~data.made)
         good = data.y[real] == data.classes.index("good")
         if len(real) < len(data) and 0 < good.sum() < len(real):
             return real

@@ -110,3 +110,37 @@ def test_too_shallow_cuts_a_pause_at_the_bottom_too():
     hips = lambda x: 0.5 * (x[:, J["l_hip"], 1] + x[:, J["r_hip"], 1])  # noqa: E731
     stand, low = np.percentile(hips(joints), 95), hips(joints).min()
     assert hips(j).min() > low + 0.4 * (stand - low)
+
+
+def test_each_good_rep_lends_one_fault_in_turn_marked_and_weighted_apart():
+    """Training data: each good clip lends one made fault (in turn, so each fault is made from as many), at a
+    severity within TRAINING_SEVERITY; the made rows are marked, weigh MADE_WEIGHT of a real class in training,
+    and are never what the calibration and threshold are fitted on."""
+    from squatcli.datasets import ClipSet, Dataset, JointsClip
+    from squatcli.train import MADE_WEIGHT, calibration_rows, sample_weights
+
+    joints, feet = person()
+    labels = ["good"] * 6 + ["knees_in"] * 2
+    clips = ClipSet([JointsClip(joints, 30.0, None, label, feet) for label in labels], [f"r{k}" for k in range(8)],
+                    np.array(["d1"] * 4 + ["d2"] * 4), "test")  # fmt: skip
+    keys = ("head_up", "back_round", "back_arch")
+    out = faults.with_transformed(clips, keys, seed=3)
+    made = out.clips[8:]
+    assert len(out.clips) == 14 and out.made == [False] * 8 + [True] * 6
+    assert [c.label for c in made] == ["head_up", "back_round", "back_arch"] * 2
+    assert out.ids[8:11] == ["r0+head_up", "r1+back_round", "r2+back_arch"] and list(out.groups[8:]) == ["d1"] * 4 + ["d2"] * 2
+    lo, hi = faults.TRAINING_SEVERITY
+    pitch = measured(joints, feet)["head_pitch"]
+    lifted = measured(made[0].joints, made[0].feet)["head_pitch"] - pitch
+    size = faults.FAULTS["head_up"].size
+    assert size(lo) - 8.0 <= lifted <= size(hi) + 8.0 and size(lo) - 8.0 > size(0.0)  # moderate at least, not mild
+    assert len(faults.with_transformed(clips, keys, per_rep=None, only=True).clips) == 18
+
+    classes = ("good", "knees_in", *keys)
+    y = np.array([classes.index(c.label) for c in out.clips])
+    data = Dataset({"x": np.zeros((len(y), 1))}, y, out.ids, out.groups, "test", classes, np.full(len(y), "real"))
+    assert data.made.tolist() == out.made
+    w = sample_weights(data)
+    per_class = np.bincount(y, weights=w)
+    assert per_class[2] == pytest.approx(MADE_WEIGHT * per_class[0]) and per_class[1] == pytest.approx(per_class[0])
+    assert calibration_rows(data).tolist() == list(range(8))
