@@ -69,6 +69,16 @@ def judged(clf: Any, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = 
     return calibrate(raw, *clf.calibration)
 
 
+def measured_only(clf: Any) -> tuple[str, ...]:
+    """The faults with a documented range (reps.FAULT_RANGES) that a model reading measurements so has no class
+    for: judged by their measurements alone, so a measurement far out of its range is never overruled by GOOD."""
+    from squatcli.reps import FAULT_RANGES
+
+    if clf.inputs.window != "rep" or not clf.metadata.get("rules_out"):
+        return ()
+    return tuple(f for f in FAULT_RANGES if f not in clf.classes)
+
+
 def confirmed_by(clf: Any, ranges: np.ndarray | None) -> tuple[int, ...]:
     """Indices of the faults one row's measurements (`ranges`, (K,)) confirm, for a model that reads them so."""
     if ranges is None or not clf.metadata.get("rules_out"):
@@ -107,7 +117,18 @@ class Assessment:
     reps: Any = None  # reps.RepReport, or None for inputs without joints
     rep_rows: list[int] = field(default_factory=list)  # rep models: index into reps.reps of each row
     seconds: dict[str, float] = field(default_factory=dict)
-    ranges: np.ndarray | None = None  # (N, K) int8 per row: faults its measurements rule out (-1) or confirm (+1)
+    ranges: np.ndarray | None = None  # (N, K + E) int8 per row: faults its measurements rule out (-1) or confirm (+1)
+    measured_only: tuple[str, ...] = ()  # E faults with a range (reps.FAULT_RANGES) the model has no class for
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The faults a verdict can name: the model's classes, then those only measurements judge."""
+        return self.classes + self.measured_only
+
+    def _padded(self, probs: np.ndarray) -> np.ndarray:
+        """(K + E,) a probability row with 0 for each fault only measurements judge: a confirmed one comes after
+        every confirmed class of the model, which has a probability behind it."""
+        return np.concatenate([probs, np.zeros(len(self.measured_only))])
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -116,44 +137,47 @@ class Assessment:
 
     @property
     def unseen(self) -> tuple[int, ...]:
-        """Indices of the classes the input's camera view cannot show (reps.unseen_classes)."""
+        """Indices (into `keys`) of the faults the input's camera view cannot show (reps.unseen_classes)."""
         from squatcli.reps import unseen_classes
 
         hidden = unseen_classes(self.motion.view)
-        return tuple(k for k, c in enumerate(self.classes) if c in hidden)
+        return tuple(k for k, c in enumerate(self.keys) if c in hidden)
 
     @property
     def confirmed(self) -> tuple[int, ...]:
-        """Indices of the faults the measurements confirm in at least half of the judged reps (reps.FAULT_RANGES)."""
+        """Indices (into `keys`) of the faults the measurements confirm in at least half of the judged reps
+        (reps.FAULT_RANGES)."""
         if self.ranges is None or not len(self.ranges):
             return ()
         return tuple(int(i) for i in np.flatnonzero((self.ranges > 0).mean(axis=0) >= 0.5))
 
     @property
     def good(self) -> bool:
-        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed)[0]
+        return verdict(self._padded(self.probabilities), self.threshold, self.unseen, self.confirmed)[0]
 
     @property
-    def main_fault(self) -> int | None:
-        """Index (into `classes`) of the main fault when the verdict is NEEDS WORK: of the faults the measurements
-        confirm, else of those the view can show, the most probable."""
-        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed)[1]
+    def main_fault(self) -> str | None:
+        """The main fault when the verdict is NEEDS WORK: of the faults the measurements confirm, else of those the
+        view can show, the most probable."""
+        fault = verdict(self._padded(self.probabilities), self.threshold, self.unseen, self.confirmed)[1]
+        return None if fault is None else self.keys[fault]
 
     @property
     def verdict_text(self) -> str:
-        return "GOOD FORM" if self.good else f"NEEDS WORK: {squat_class(self.classes[self.main_fault]).name.lower()}"
+        return "GOOD FORM" if self.good else f"NEEDS WORK: {squat_class(self.main_fault).name.lower()}"
 
     def rep_verdicts(self) -> dict[int, dict]:
         """Rep models: per judged rep (index into reps.reps), its verdict, main fault and probabilities."""
         out = {}
         for row, k in enumerate(self.rep_rows):
-            said = np.zeros(len(self.classes), np.int8) if self.ranges is None else self.ranges[row]
-            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen, tuple(np.flatnonzero(said > 0)))
+            said = np.zeros(len(self.keys), np.int8) if self.ranges is None else self.ranges[row]
+            good, fault = verdict(self._padded(self.row_probs[row]), self.threshold, self.unseen,
+                                  tuple(np.flatnonzero(said > 0)))  # fmt: skip
             out[k] = {"verdict": "good" if good else "needs_work",
-                      "main_fault": None if fault is None else self.classes[fault],
+                      "main_fault": None if fault is None else self.keys[fault],
                       "probabilities": self._named(self.row_probs[row]),
-                      "ruled_out": [c for c, v in zip(self.classes, said) if v < 0],
-                      "confirmed": [c for c, v in zip(self.classes, said) if v > 0]}  # fmt: skip
+                      "ruled_out": [c for c, v in zip(self.keys, said) if v < 0],
+                      "confirmed": [c for c, v in zip(self.keys, said) if v > 0]}  # fmt: skip
         return out
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
@@ -181,8 +205,9 @@ class Assessment:
             "threshold": round(self.threshold, 4),
             "verdict": "good" if self.good else "needs_work",
             "verdict_text": self.verdict_text,
-            "main_fault": None if fault is None else self.classes[fault],
-            "cue": squat_class("good" if fault is None else self.classes[fault]).cue,
+            "main_fault": fault,
+            "measured_only": list(self.measured_only),
+            "cue": squat_class(fault or "good").cue,
             "probabilities": self._named(self.probabilities),
             "frames": len(m.features),
             "duration_s": round(len(m.features) / FPS, 3),
@@ -330,12 +355,13 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
                      confidence=motion.confidence, report=reps, view=motion.view, image=motion.image)  # fmt: skip
     except ValueError as e:
         raise SquatError(f"model {clf.name}: {e}", motion.path) from None
-    ranges = None
+    ranges, extra = None, measured_only(clf)
     if clf.inputs.window == "rep" and clf.metadata.get("rules_out"):  # what each rep's measurements say of the faults
         from squatcli.reps import range_mask
 
-        ranges = np.stack([range_mask(mi.report.reps[k].values, clf.classes) for k in mi.rep_rows])
-    probs = mi.per_rep(judged(clf, mi.arrays, None if ranges is None else np.repeat(ranges, mi.views, axis=0)))
+        ranges = np.stack([range_mask(mi.report.reps[k].values, clf.classes + extra) for k in mi.rep_rows])
+    k = len(clf.classes)
+    probs = mi.per_rep(judged(clf, mi.arrays, None if ranges is None else np.repeat(ranges[:, :k], mi.views, axis=0)))
     model_s = time.perf_counter() - t
     notes = list(mi.notes)
     if clf.inputs.window == "clip" and len(motion.features) < WINDOW:
@@ -350,7 +376,7 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
         reps, rep_rows = mi.report, list(mi.rep_rows)
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
-                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges)  # fmt: skip
+                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges, extra)  # fmt: skip
 
 
 def ground_of(motion: Motion) -> np.ndarray | None:

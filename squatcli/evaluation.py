@@ -214,11 +214,14 @@ def predict(clf: Any, data: Dataset) -> np.ndarray:
 
 def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
     """(N,) whether `squat assess` calls each row of `data` good (assess.verdict) from its probabilities (`predict`):
-    P(good) at the threshold or above and, when the model reads measurements so, no fault they confirm."""
-    from squatcli.assess import confirmed_by, verdict
+    P(good) at the threshold or above and, when the model reads measurements so, no fault they confirm, of its
+    classes or of those it judges by measurement alone (assess.measured_only)."""
+    from squatcli.assess import confirmed_by, measured_only, verdict
 
-    ranges = ranges_for(data, clf.classes)
-    return np.array([verdict(p, clf.threshold, (), confirmed_by(clf, r))[0] for p, r in
+    extra = measured_only(clf)
+    ranges = ranges_for(data, clf.classes + extra)
+    pad = np.zeros(len(extra))
+    return np.array([verdict(np.concatenate([p, pad]), clf.threshold, (), confirmed_by(clf, r))[0] for p, r in
                      zip(probs, ranges if ranges is not None else [None] * len(probs))])  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from squatcli import __version__
 from squatcli.datasets import atomic_output
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, range_text, reps_text
+from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, model_scope, range_text, reps_text
 from squatcli.skeleton import squat_class
 
 STYLE = """
@@ -139,8 +139,8 @@ def _view(r: Report) -> str:
         lines.append("Not measured from this view: " + escape(", ".join(metric(m).label for m in v.unmeasured)) + ".")
     if v.unjudged:
         lines.append("Not judged from this view: " + escape(", ".join(fault_name(k) for k in v.unjudged)) + ".")
-    if v.unknown:
-        lines.append(f"Not judged by the model {escape(r.model)} at all: {escape(listed([fault_name(k) for k in v.unknown]))}.")
+    if v.unknown or v.measured:
+        lines.append(f"The model {escape(r.model)} {escape(model_scope(v))}.")
     lines += [f"Note: {escape(n)}" for n in r.notes]
     if not lines:
         return ""

@@ -111,6 +111,15 @@ def ascii_text(text: str) -> str:
     return text
 
 
+def model_scope(v: "View") -> str:
+    """What the model leaves unjudged, and judges by measurement alone, in words (after the model's name)."""
+    parts = [f"does not judge {listed([fault_name(k) for k in v.unknown], 'or')}"] if v.unknown else []
+    if v.measured:
+        parts.append(f"judges {listed([fault_name(k) for k in v.measured])} only by measurement, against the "
+                     "coaching ranges")  # fmt: skip
+    return "; ".join(parts)
+
+
 def listed(words: list[str] | tuple[str, ...], last: str = "and") -> str:
     """ "a", "a and b", "a, b and c" (`last` the word before the last)."""
     words = list(words)
@@ -211,6 +220,7 @@ class View:
     unmeasured: tuple[str, ...]  # of TABLE_METRICS: left unmeasured by the view
     unjudged: tuple[str, ...]  # the model's faults the view cannot show
     unknown: tuple[str, ...]  # faults squatcli knows that the model does not judge at all
+    measured: tuple[str, ...] = ()  # faults the model has no class for, judged by their measurements' ranges alone
 
 
 @dataclass(frozen=True)
@@ -283,7 +293,7 @@ def build(assessment: Any) -> Report:
     motion = assessment.motion
     classes = tuple(data["classes"])
     yaw = motion.view
-    view = _view(yaw, classes)
+    view = _view(yaw, classes, tuple(data.get("measured_only", ())))
     lines = _rep_lines(data)
     main = data["main_fault"]
     probs = [Probability(k, float(p), k not in view.unjudged) for k, p in data["probabilities"].items()]
@@ -308,12 +318,13 @@ def build(assessment: Any) -> Report:
     )  # fmt: skip
 
 
-def _view(yaw: float | None, classes: tuple[str, ...]) -> View:
+def _view(yaw: float | None, classes: tuple[str, ...], measured: tuple[str, ...] = ()) -> View:
     hidden = set(R.view_hides(yaw))
     unseen = set(R.unseen_classes(yaw))
     known = [c.key for c in ALL_CLASSES if c.key != "good"]
     return View(R.view_name(yaw), yaw, tuple(m for m in TABLE_METRICS if m in hidden),
-                tuple(k for k in classes if k in unseen), tuple(k for k in known if k not in classes))  # fmt: skip
+                tuple(k for k in classes + measured if k in unseen),
+                tuple(k for k in known if k not in classes + measured), measured)  # fmt: skip
 
 
 def _rep_lines(data: dict) -> list[RepLine]:

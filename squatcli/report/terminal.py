@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from squatcli.report.console import out, plain, say, show
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, range_text, reps_text
+from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, model_scope, range_text, reps_text
 
 # Short names of the faults for the reps table's verdict column (80 columns).
 SHORT_FAULTS = {"good": "good", "knees_in": "knees in", "shallow": "shallow", "knees_forward": "knees fwd",
@@ -143,8 +143,8 @@ def print_view(report: Report) -> None:
         if v.unjudged:
             said += f"; not judged: {', '.join(fault_name(k) for k in v.unjudged)}"
         say(f"[cyan]view:[/] {escape(said)}")
-    if v.unknown:
-        say(f"[cyan]model:[/] {escape(report.model)} does not judge {escape(listed([fault_name(k) for k in v.unknown], 'or'))}")
+    if v.unknown or v.measured:
+        say(f"[cyan]model:[/] {escape(report.model)} {escape(model_scope(v))}")
     if report.advice:
         say(f"[cyan]how to film:[/] {escape(report.advice)}")
 
