@@ -44,10 +44,11 @@ from squatcli import evaluation, metrics
 from squatcli import train as T
 from squatcli.assess import verdict
 from squatcli.datasets import REAL_NAME, read_real_reps
-from squatcli.faults import with_transformed
+from squatcli.evaluation import ranges_for
+from squatcli.faults import MISSING_FROM_REAL, with_transformed
 from squatcli.inputs import IMAGE, to_dataset
 from squatcli.models import BUNDLED, load_model
-from squatcli.reps import unseen_classes
+from squatcli.reps import FAULT_RANGES, unseen_classes
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "chariar2023"
 GOOD_VIDEOS = ("back_barbell_correct.mp4", "front_bodyweight_good.mp4", "kaiakol_correct_008.avi",
@@ -85,8 +86,8 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
     if clf_inputs.plane == IMAGE:  # the real reps through the ring of cameras, as a 3D source is judged
         clips = read_real_reps(real)
         others["3d"] = to_dataset(clips, clf_inputs, "real", ring=True)
-        if transforms:
-            others["moderate"] = to_dataset(with_transformed(clips, transforms, severity=0.5, only=True, per_rep=None), clf_inputs, "real")
+        made = transforms or MISSING_FROM_REAL  # a recipe without made faults is scored on them too
+        others["moderate"] = to_dataset(with_transformed(clips, made, severity=0.5, only=True, per_rep=None), clf_inputs, "real")
     t = time.perf_counter()
     cv = evaluation.cross_validate(data, config, folds, others=others, on_fold=lambda d, n, f: print(
         f"  fold {d}/{n}: held out {', '.join(f['held_out'])} ({f['n']} rows), AUC {f['auc']:.3f}", flush=True))  # fmt: skip
@@ -113,19 +114,24 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
     if "moderate" in cv.others:
         rows, probs, called = cv.others["moderate"]
         made = others["moderate"]
-        out["transformed"] = transformed_figures(cv.classes, made.classes, made.y[rows], probs, called, made.yaw[rows])
+        out["transformed"] = transformed_figures(cv.classes, made.subset(rows), probs, called)
     return out
 
 
-def transformed_figures(classes, made_classes, y, probs, called, yaw) -> dict:
-    """Per fault made from good reps at moderate severity: of the rows whose camera can show it, the share called
-    NEEDS WORK and the share whose main fault is that fault."""
+def transformed_figures(classes, made, probs, called) -> dict:
+    """Per fault made from good reps at moderate severity (rows `made`): of the rows whose camera can show it, the
+    share called NEEDS WORK and the share whose main fault is that fault, as `squat assess` names it (the faults the
+    measurements confirm first, those the model has no class for after its own: assess.measured_only)."""
+    keys = classes + tuple(f for f in FAULT_RANGES if f not in classes)
+    padded = np.concatenate([probs, np.zeros((len(probs), len(keys) - len(classes)))], axis=1)
+    confirmed = ranges_for(made, keys) > 0
     out = {}
-    for key in sorted(set(np.array(made_classes)[y]) - {"good"}):
-        rows = np.flatnonzero(np.array(made_classes)[y] == key)
-        shows = [r for r in rows if key not in unseen_classes(fold_yaw(yaw[r]))]
-        hidden = [tuple(classes.index(c) for c in unseen_classes(fold_yaw(yaw[r])) if c in classes) for r in shows]
-        named = [not called[r] and classes[verdict(probs[r], np.inf, h)[1]] == key for r, h in zip(shows, hidden)]
+    for key in sorted(set(np.array(made.classes)[made.y]) - {"good"}):
+        rows = np.flatnonzero(np.array(made.classes)[made.y] == key)
+        shows = [r for r in rows if key not in unseen_classes(fold_yaw(made.yaw[r]))]
+        hidden = [tuple(keys.index(c) for c in unseen_classes(fold_yaw(made.yaw[r])) if c in keys) for r in shows]
+        named = [not called[r] and keys[verdict(padded[r], np.inf, h, tuple(np.flatnonzero(confirmed[r])))[1]] == key
+                 for r, h in zip(shows, hidden)]  # fmt: skip
         out[key] = {"rows": len(shows), "needs_work": float(np.mean(~called[shows])), "right_fault": float(np.mean(named))}
     return out
 

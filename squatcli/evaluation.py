@@ -275,6 +275,28 @@ def cross_validation_evaluation(result: CrossValidation, config: Any, source: st
                       rows_of(spec))  # fmt: skip
 
 
+def group_folds(data: Dataset, folds: int | None, seed: int, origin: str = "real") -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The folds of `cross_validate`: (held-out groups, their rows, the other rows) per fold. The groups of `origin`
+    rows (all rows when none has that origin) are dealt into `folds` folds (None: one per group) in an order seeded
+    by `seed`; every `origin` row of a held-out group is held out, a fault made from a real good rep too (it keeps its
+    rep's group), so nothing of a held-out date trains; rows of other origins are never held out."""
+    if data.subjects is None:
+        raise SquatError("cross-validation by group needs data that records subjects or sessions")
+    held = np.flatnonzero(data.origin == origin) if data.origin is not None else np.arange(len(data))
+    held = held if len(held) else np.arange(len(data))
+    groups = np.unique(data.subjects[held].astype(str))
+    order = np.random.default_rng(seed).permutation(groups)
+    n_folds = len(groups) if folds is None else min(int(folds), len(groups))
+    if n_folds < 2:
+        raise SquatError(f"cross-validation needs at least 2 groups, this data has {len(groups)}")
+    out = []
+    for k in range(n_folds):
+        test_groups = order[k::n_folds]
+        test = held[np.isin(data.subjects[held].astype(str), test_groups)]
+        out.append((test_groups, test, np.setdiff1d(np.arange(len(data)), test)))
+    return out
+
+
 def cross_validate(
     data: Dataset,
     config: Any,  # train.TrainConfig
@@ -298,16 +320,7 @@ def cross_validate(
     from squatcli.models import Classifier
     from squatcli.train import train
 
-    if data.subjects is None:
-        raise SquatError("cross-validation by group needs data that records subjects or sessions")
     t0 = time.perf_counter()
-    held = np.flatnonzero(data.origin == origin) if data.origin is not None else np.arange(len(data))
-    held = held if len(held) else np.arange(len(data))
-    groups = np.unique(data.subjects[held].astype(str))
-    order = np.random.default_rng(config.seed).permutation(groups)
-    n_folds = len(groups) if folds is None else min(int(folds), len(groups))
-    if n_folds < 2:
-        raise SquatError(f"cross-validation needs at least 2 groups, this data has {len(groups)}")
     good_rows = data.y == data.classes.index("good")
     rows, probs, called, summaries = [], [], [], []
     variants = variants or {}
@@ -315,10 +328,9 @@ def cross_validate(
         raise ValueError("a variant must hold the same rows as the data")
     seen: dict[str, list[tuple]] = {name: [] for name in variants}
     elsewhere: dict[str, list[tuple]] = {name: [] for name in others or {}}
-    for k in range(n_folds):
-        test_groups = order[k::n_folds]
-        test = held[np.isin(data.subjects[held].astype(str), test_groups)]
-        rest = np.setdiff1d(np.arange(len(data)), test)
+    dealt = group_folds(data, folds, config.seed, origin)
+    n_folds = len(dealt)
+    for k, (test_groups, test, rest) in enumerate(dealt):
         sub = data.subset(rest)
         tr, va, _ = split_by_group(sub.subjects, good_rows[rest], config.seed + k, (1 - CV_VALIDATION, CV_VALIDATION, 0.0),
                                    sub.origin)  # fmt: skip

@@ -438,3 +438,25 @@ def test_model_metadata_must_name_inputs_this_squatcli_computes(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(md | {"classes": ["knees_in", "good"]}))
     with pytest.raises(SquatError, match="good first"):
         M.load_model(tmp_path / "m")
+
+
+def test_leave_one_fault_out_never_trains_on_a_held_out_date(layout):
+    """The leave-one-fault-out data (bench/fault_targets.py): the real knees-caving reps left out, knees caving made
+    from the good reps instead, each made rep in its source rep's date; every fold holds out all rows of its dates,
+    made ones included."""
+    from squatcli import evaluation
+    from squatcli import train as T
+
+    spec = I.rep_inputs(feet=False, plane=I.WORLD)
+    data, info = T.load_data([str(layout)], spec, transforms=("knees_in", "head_up"), without=("knees_in",))
+    real, _ = T.load_data([str(layout)], spec)
+    made = data.made
+    assert info["fault_transforms"]["without_real"] == ["knees_in"] and made.sum() == 8
+    assert set(np.array(data.classes)[data.y[made]]) == {"knees_in", "head_up"} and not (data.y[~made] == data.classes.index("knees_in")).any()
+    source_date = {i: g for i, g in zip(real.ids, real.subjects)}
+    assert all(data.subjects[r] == source_date[data.ids[r].split("+")[0]] for r in np.flatnonzero(made))
+    folds = evaluation.group_folds(data, 2, seed=0)
+    assert len(folds) == 2 and sorted(np.concatenate([t for _, t, _ in folds]).tolist()) == list(range(len(data)))
+    for groups, test, rest in folds:
+        assert set(data.subjects[rest]).isdisjoint(groups) and set(data.subjects[test]) == set(groups)
+        assert made[test].any() and not np.isin(data.subjects[rest], groups).any()
