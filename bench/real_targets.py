@@ -48,7 +48,7 @@ from squatcli.evaluation import ranges_for
 from squatcli.faults import MISSING_FROM_REAL, with_transformed
 from squatcli.inputs import IMAGE, to_dataset
 from squatcli.models import BUNDLED, load_model
-from squatcli.reps import FAULT_RANGES, unseen_classes
+from squatcli.reps import range_only_faults, unseen_classes
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "chariar2023"
 GOOD_VIDEOS = ("back_barbell_correct.mp4", "front_bodyweight_good.mp4", "kaiakol_correct_008.avi",
@@ -122,7 +122,7 @@ def transformed_figures(classes, made, probs, called) -> dict:
     """Per fault made from good reps at moderate severity (rows `made`): of the rows whose camera can show it, the
     share called NEEDS WORK and the share whose main fault is that fault, as `squat assess` names it (the faults the
     measurements confirm first, those the model has no class for after its own: assess.measured_only)."""
-    keys = classes + tuple(f for f in FAULT_RANGES if f not in classes)
+    keys = classes + range_only_faults(classes)
     padded = np.concatenate([probs, np.zeros((len(probs), len(keys) - len(classes)))], axis=1)
     confirmed = ranges_for(made, keys) > 0
     out = {}

@@ -70,22 +70,13 @@ def judged(clf: Any, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = 
 
 
 def measured_only(clf: Any) -> tuple[str, ...]:
-    """The faults with a documented range (reps.FAULT_RANGES) that a model reading measurements so has no class
-    for: judged by their measurements alone, so a measurement far out of its range is never overruled by GOOD. A
-    fault whose measurements all belong to a fault before it (the model's, or one listed earlier) is left out: the
-    same number cannot tell them apart (a rounded back's trunk lean is leaning forward's)."""
-    from squatcli.reps import FAULT_RANGES
+    """The faults a model reading measurements so judges by their measurements alone (reps.range_only_faults of
+    its classes), so that a measurement far out of its range is never overruled by GOOD."""
+    from squatcli.reps import range_only_faults
 
     if clf.inputs.window != "rep" or not clf.metadata.get("rules_out"):
         return ()
-    covered = {m for f in clf.classes for m, _ in FAULT_RANGES.get(f, ())}
-    out = []
-    for fault, ranges in FAULT_RANGES.items():
-        used = {m for m, _ in ranges}
-        if fault not in clf.classes and not used <= covered:
-            out.append(fault)
-            covered |= used
-    return tuple(out)
+    return range_only_faults(clf.classes)
 
 
 def confirmed_by(clf: Any, ranges: np.ndarray | None) -> tuple[int, ...]:

@@ -701,6 +701,20 @@ def range_verdicts(values: dict[str, float | None]) -> dict[str, int]:
     return out
 
 
+def range_only_faults(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The faults with a documented range (FAULT_RANGES) that `classes` lack, less those whose measurements all
+    belong to a fault before them (of `classes`, or listed earlier): the same number cannot tell them apart (a
+    rounded back's trunk lean is leaning forward's)."""
+    covered = {m for f in classes for m, _ in FAULT_RANGES.get(f, ())}
+    out = []
+    for fault, ranges in FAULT_RANGES.items():
+        used = {m for m, _ in ranges}
+        if fault not in classes and not used <= covered:
+            out.append(fault)
+            covered |= used
+    return tuple(out)
+
+
 def range_mask(values: dict[str, float | None], classes: tuple[str, ...], view: float | None = None) -> np.ndarray:
     """(K,) int8 for `classes`: RULED_OUT, CONFIRMED or 0, as a camera with this `view` (yaw; None: 3D) measures the
     rep (what lies along its depth axis unmeasured)."""
