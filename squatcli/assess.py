@@ -70,11 +70,12 @@ def judged(clf: Any, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = 
 
 
 def measured_only(clf: Any) -> tuple[str, ...]:
-    """The faults a model reading measurements so judges by their measurements alone (reps.range_only_faults of
-    its classes), so that a measurement far out of its range is never overruled by GOOD."""
+    """The faults a model reading measurements so (a rep model: its metadata's `rules_out`) judges by their
+    measurements alone (reps.range_only_faults of its classes), so that a measurement far out of its range is never
+    overruled by GOOD."""
     from squatcli.reps import range_only_faults
 
-    if clf.inputs.window != "rep" or not clf.metadata.get("rules_out"):
+    if not clf.metadata.get("rules_out"):
         return ()
     return range_only_faults(clf.classes)
 
