@@ -98,6 +98,10 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
     real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
     out["report"] = metrics.evaluate(cv.y[real_rows], cv.probs[real_rows], classes=cv.classes)  # the figures: real reps
     out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows])
+    made_only = [k for k, c in enumerate(cv.classes) if c in transforms and not np.any(cv.y[real_rows] == k)]
+    if made_only:  # P(good) among the real classes: how much of the cost is probability lent to the made classes
+        real_mass = np.delete(cv.probs[real_rows], made_only, axis=1).sum(axis=1)
+        out["as_seen"]["auc_among_real_classes"] = metrics.auc(cv.y[real_rows] == 0, cv.probs[real_rows, 0] / real_mass)
     if "3d" in cv.others:  # as assess judges a 3D source: the mean over the ring, unless a view's ranges confirm a fault
         rows, probs, called = cv.others["3d"]
         ring = others["3d"]
@@ -249,6 +253,9 @@ def main() -> None:
             results[name] = cv = cross_validation(name, args.real, args.folds, args.faults)
             print(f"{name}: {cv['recipe']}; {cv['folds']} folds, {cv['rows']} held-out rows, {cv['seconds']} s")
             print_figures("real reps as one camera sees them (8 random cameras per rep)", cv["as_seen"])
+            if "auc_among_real_classes" in cv["as_seen"]:
+                print(f"    AUC of P(good) among the real classes (the made classes' probability left out): "
+                      f"{cv['as_seen']['auc_among_real_classes']:.3f}")  # fmt: skip
             if "3d" in cv:
                 print_figures("real reps in 3D (the mean over the ring of cameras)", cv["3d"], TARGETS["auc_3d"])
             for key, f in cv.get("transformed", {}).items():
