@@ -11,7 +11,7 @@ from pathlib import Path
 
 from squatcli import __version__
 from squatcli.datasets import atomic_output
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, model_scope, range_text, reps_text
+from squatcli.report.model import TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
 from squatcli.skeleton import squat_class
 
 STYLE = """

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from squatcli.report.console import out, plain, say, show
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, listed, metric, model_scope, range_text, reps_text
+from squatcli.report.model import TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
 
 # Short names of the faults for the reps table's verdict column (80 columns).
 SHORT_FAULTS = {"good": "good", "knees_in": "knees in", "shallow": "shallow", "knees_forward": "knees fwd",
