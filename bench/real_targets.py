@@ -127,14 +127,14 @@ def transformed_figures(classes, made, probs, called) -> dict:
     share called NEEDS WORK and the share whose main fault is that fault, as `squat assess` names it (the faults the
     measurements confirm first, those the model has no class for after its own: assess.measured_only)."""
     keys = classes + range_only_faults(classes)
-    padded = np.concatenate([probs, np.zeros((len(probs), len(keys) - len(classes)))], axis=1)
     confirmed = ranges_for(made, keys) > 0
     out = {}
     for key in sorted(set(np.array(made.classes)[made.y]) - {"good"}):
         rows = np.flatnonzero(np.array(made.classes)[made.y] == key)
         shows = [r for r in rows if key not in unseen_classes(fold_yaw(made.yaw[r]))]
         hidden = [tuple(keys.index(c) for c in unseen_classes(fold_yaw(made.yaw[r])) if c in keys) for r in shows]
-        named = [not called[r] and keys[verdict(padded[r], np.inf, h, tuple(np.flatnonzero(confirmed[r])))[1]] == key
+        named = [not called[r] and keys[verdict(probs[r], np.inf, h, tuple(np.flatnonzero(confirmed[r])),
+                                                len(keys) - len(classes))[1]] == key
                  for r, h in zip(shows, hidden)]  # fmt: skip
         out[key] = {"rows": len(shows), "needs_work": float(np.mean(~called[shows])), "right_fault": float(np.mean(named))}
     return out

@@ -15,31 +15,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from real_targets import GOOD_VIDEOS
+from testvideo import SHARED_VIDEOS
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from real_targets import GOOD_VIDEOS  # noqa: E402
-
-from squatcli.assess import assess  # noqa: E402
-from squatcli.datasets import JointsClip, write_joints_npz  # noqa: E402
-from squatcli.faults import FAULTS, apply  # noqa: E402
-from squatcli.pose import extract_video  # noqa: E402
-
-VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+from squatcli.assess import assess
+from squatcli.datasets import JointsClip, write_joints_npz
+from squatcli.faults import FAULTS, apply
+from squatcli.pose import extract_video
 
 
-def judged(clip: JointsClip, path: Path, cache: dict) -> dict:
-    """`squat assess --json` of the clip's world joints (no picture: a 3D source)."""
-    write_joints_npz(path, JointsClip(clip.joints, clip.fps, clip.confidence, None, clip.feet))
+def assessed(clip: JointsClip, path: Path, cache: dict) -> dict:
+    """`squat assess --json` of a clip written without a picture (a 3D source)."""
+    write_joints_npz(path, clip)
     return assess(path, cache=cache).to_dict()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=Path, default=VIDEOS)
+    parser.add_argument("--videos", type=Path, default=SHARED_VIDEOS)
     parser.add_argument("--severity", type=float, default=0.5)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/video_faults"), help="folder for the made clips")
@@ -53,7 +49,7 @@ def main() -> None:
             joints, feet = (clip.joints, clip.feet) if key == "none" else apply(key, clip.joints, clip.feet, args.severity)
             made = JointsClip(joints.astype(np.float32), clip.fps, clip.confidence, None,
                               None if feet is None else feet.astype(np.float32))  # fmt: skip
-            obj = judged(made, args.work / f"{Path(name).stem}-{key}.npz", cache)
+            obj = assessed(made, args.work / f"{Path(name).stem}-{key}.npz", cache)
             results[key].append({"video": name, "verdict": obj["verdict"], "main_fault": obj["main_fault"],
                                  "p_good": obj["probabilities"]["good"]})  # fmt: skip
         print(f"{name}: " + ", ".join(f"{k} {r[-1]['main_fault'] or r[-1]['verdict']}" for k, r in results.items()), flush=True)

@@ -88,13 +88,15 @@ def confirmed_by(clf: Any, ranges: np.ndarray | None) -> tuple[int, ...]:
 
 
 def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = (),
-            confirmed: tuple[int, ...] = ()) -> tuple[bool, int | None]:  # fmt: skip
+            confirmed: tuple[int, ...] = (), measured: int = 0) -> tuple[bool, int | None]:  # fmt: skip
     """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold and the
     measurements confirm no fault (`confirmed`: reps.range_verdicts); else the most probable of the confirmed faults
-    if any, otherwise of all faults, leaving out the `unseen` ones (faults the view cannot show) unless all are."""
+    if any, otherwise of all faults, leaving out the `unseen` ones (faults the view cannot show) unless all are.
+    `measured` faults judged by measurement alone (measured_only) follow the K classes as indices K.. K+measured-1:
+    they have no probability, so a confirmed one is named after every confirmed class of the model."""
     if probs[GOOD] >= threshold and not confirmed:
         return True, None
-    faults = np.asarray(probs, dtype=float).copy()
+    faults = np.concatenate([np.asarray(probs, dtype=float), np.zeros(measured)])
     faults[GOOD] = -np.inf
     if confirmed:
         faults[[i for i in range(len(faults)) if i not in confirmed]] = -np.inf
@@ -126,11 +128,6 @@ class Assessment:
         """The faults a verdict can name: the model's classes, then those only measurements judge."""
         return self.classes + self.measured_only
 
-    def _padded(self, probs: np.ndarray) -> np.ndarray:
-        """(K + E,) a probability row with 0 for each fault only measurements judge: a confirmed one comes after
-        every confirmed class of the model, which has a probability behind it."""
-        return np.concatenate([probs, np.zeros(len(self.measured_only))])
-
     @property
     def probabilities(self) -> np.ndarray:
         """(K,) the video-level aggregate: mean over rows."""
@@ -154,13 +151,13 @@ class Assessment:
 
     @property
     def good(self) -> bool:
-        return verdict(self._padded(self.probabilities), self.threshold, self.unseen, self.confirmed)[0]
+        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed, len(self.measured_only))[0]
 
     @property
     def main_fault(self) -> str | None:
         """The main fault when the verdict is NEEDS WORK: of the faults the measurements confirm, else of those the
         view can show, the most probable."""
-        fault = verdict(self._padded(self.probabilities), self.threshold, self.unseen, self.confirmed)[1]
+        fault = verdict(self.probabilities, self.threshold, self.unseen, self.confirmed, len(self.measured_only))[1]
         return None if fault is None else self.keys[fault]
 
     @property
@@ -172,8 +169,8 @@ class Assessment:
         out = {}
         for row, k in enumerate(self.rep_rows):
             said = np.zeros(len(self.keys), np.int8) if self.ranges is None else self.ranges[row]
-            good, fault = verdict(self._padded(self.row_probs[row]), self.threshold, self.unseen,
-                                  tuple(np.flatnonzero(said > 0)))  # fmt: skip
+            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen, tuple(np.flatnonzero(said > 0)),
+                                  len(self.measured_only))  # fmt: skip
             out[k] = {"verdict": "good" if good else "needs_work",
                       "main_fault": None if fault is None else self.keys[fault],
                       "probabilities": self._named(self.row_probs[row]),

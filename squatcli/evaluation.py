@@ -220,8 +220,7 @@ def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
 
     extra = measured_only(clf)
     ranges = ranges_for(data, clf.classes + extra)
-    pad = np.zeros(len(extra))
-    return np.array([verdict(np.concatenate([p, pad]), clf.threshold, (), confirmed_by(clf, r))[0] for p, r in
+    return np.array([verdict(p, clf.threshold, (), confirmed_by(clf, r), len(extra))[0] for p, r in
                      zip(probs, ranges if ranges is not None else [None] * len(probs))])  # fmt: skip
 
 

@@ -219,22 +219,16 @@ def workers_for(jobs: int | None, todo: int) -> int:
     return max(1, min(jobs or available_cores(), todo))
 
 
-def engine(kind: str, jobs: int | None, todo: int, options: Options, models: Models | None = None,
-           bar: Callable | None = None, address: str | None = None) -> Engine:  # fmt: skip
+def engine(kind: str, jobs: int | None, todo: int, options: Options, models: Models | None, bar: Callable,
+           address: str | None = None) -> Engine:  # fmt: skip
     """The engine for `todo` inputs: `kind` "ray" (Ray tasks, `batch.cluster`), or "local": a pool of
-    `workers_for(jobs, todo)` processes, or this process (`models` loaded, a progress `bar(path)` per input) when
-    that is 1."""
+    `workers_for(jobs, todo)` processes, or this process when that is 1 (its `models`, loaded by the caller when
+    there is work, and a progress `bar(path)` per input)."""
     from squatcli.batch import cluster, local
 
     if kind == "ray" and todo > 0:
         return cluster.RayTasks(jobs, options, address)
     workers = workers_for(jobs, todo)
     if workers == 1:
-        return local.InProcess(options, models or (load_models(options) if todo else Models()), bar or _no_bar)
+        return local.InProcess(options, models or Models(), bar)
     return local.Pool(workers, options)
-
-
-def _no_bar(path: Path):
-    import contextlib
-
-    return contextlib.nullcontext(None)
