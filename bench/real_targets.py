@@ -41,6 +41,7 @@ import numpy as np
 from testvideo import SHARED_VIDEOS, make_test_video
 
 from squatcli import evaluation, metrics
+from squatcli.camera import folded_yaw
 from squatcli import train as T
 from squatcli.assess import verdict
 from squatcli.datasets import REAL_NAME, read_real_reps
@@ -97,11 +98,10 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
            "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t), "report": cv.report}  # fmt: skip
     real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
     out["report"] = metrics.evaluate(cv.y[real_rows], cv.probs[real_rows], classes=cv.classes)  # the figures: real reps
-    out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows])
-    made_only = [k for k, c in enumerate(cv.classes) if c in transforms and not np.any(cv.y[real_rows] == k)]
-    if made_only:  # P(good) among the real classes: how much of the cost is probability lent to the made classes
-        real_mass = np.delete(cv.probs[real_rows], made_only, axis=1).sum(axis=1)
-        out["as_seen"]["auc_among_real_classes"] = metrics.auc(cv.y[real_rows] == 0, cv.probs[real_rows, 0] / real_mass)
+    flags_of = {g: np.array([f["flags"].get(c, np.inf) for c in cv.classes]) for f in cv.folds for g in f["held_out"]}
+    flags = np.stack([flags_of[str(g)] for g in cv.groups])  # each row's fold's flags (inf: no made class)
+    out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows],
+                             flags[real_rows])  # fmt: skip
     if "3d" in cv.others:  # as assess judges a 3D source: the mean over the ring, unless a view's ranges confirm a fault
         rows, probs, called = cv.others["3d"]
         ring = others["3d"]
@@ -111,18 +111,21 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
         names, first, which = np.unique(reps, return_index=True, return_inverse=True)
         mean = np.stack([np.bincount(which, weights=c, minlength=len(names)) for c in probs.T], 1)
         mean /= np.bincount(which)[:, None]
-        confirmed = np.bincount(which, weights=(probs[:, 0] >= thresholds) & ~called, minlength=len(names)) > 0
-        called_3d = (mean[:, 0] >= thresholds[first]) & ~confirmed
+        ring_flags = np.stack([flags_of[str(ring.subjects[r])] for r in rows])
+        by_range = (probs[:, 0] >= thresholds) & ~called & ~np.any(probs >= ring_flags, axis=1)  # a view's ranges
+        confirmed = np.bincount(which, weights=by_range, minlength=len(names)) > 0
+        called_3d = (mean[:, 0] >= thresholds[first]) & ~confirmed & ~np.any(mean >= ring_flags[first], axis=1)
         y = np.array([cv.classes.index(ring.classes[i]) for i in ring.y[rows][first]])
-        out["3d"] = figures(cv.classes, y, mean, called_3d, np.full(len(names), np.nan))
+        out["3d"] = figures(cv.classes, y, mean, called_3d, np.full(len(names), np.nan), ring_flags[first])
     if "moderate" in cv.others:
         rows, probs, called = cv.others["moderate"]
         made = others["moderate"]
-        out["transformed"] = transformed_figures(cv.classes, made.subset(rows), probs, called)
+        out["transformed"] = transformed_figures(cv.classes, made.subset(rows), probs, called,
+                                                 np.stack([flags_of[str(made.subjects[r])] for r in rows]))  # fmt: skip
     return out
 
 
-def transformed_figures(classes, made, probs, called) -> dict:
+def transformed_figures(classes, made, probs, called, flags) -> dict:
     """Per fault made from good reps at moderate severity (rows `made`): of the rows whose camera can show it, the
     share called NEEDS WORK and the share whose main fault is that fault, as `squat assess` names it (the faults the
     measurements confirm first, those the model has no class for after its own: assess.measured_only)."""
@@ -131,26 +134,23 @@ def transformed_figures(classes, made, probs, called) -> dict:
     out = {}
     for key in sorted(set(np.array(made.classes)[made.y]) - {"good"}):
         rows = np.flatnonzero(np.array(made.classes)[made.y] == key)
-        shows = [r for r in rows if key not in unseen_classes(fold_yaw(made.yaw[r]))]
-        hidden = [tuple(keys.index(c) for c in unseen_classes(fold_yaw(made.yaw[r])) if c in keys) for r in shows]
+        shows = [r for r in rows if key not in unseen_classes(folded_yaw(made.yaw[r]))]
+        hidden = [tuple(keys.index(c) for c in unseen_classes(folded_yaw(made.yaw[r])) if c in keys) for r in shows]
         named = [not called[r] and keys[verdict(probs[r], np.inf, h, tuple(np.flatnonzero(confirmed[r])),
-                                                len(keys) - len(classes))[1]] == key
+                                                len(keys) - len(classes), flags[r])[1]] == key
                  for r, h in zip(shows, hidden)]  # fmt: skip
         out[key] = {"rows": len(shows), "needs_work": float(np.mean(~called[shows])), "right_fault": float(np.mean(named))}
     return out
 
 
-def fold_yaw(yaw: float) -> float | None:
-    """A camera's yaw folded to 0-90 degrees as camera.view_yaw reads it (None: a 3D row)."""
-    return None if np.isnan(yaw) else min(abs(yaw) % 180, 180 - abs(yaw) % 180)
-
-
-def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_good: np.ndarray, yaw: np.ndarray) -> dict:
+def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_good: np.ndarray, yaw: np.ndarray,
+            flags: np.ndarray) -> dict:  # fmt: skip
     """The issue's figures of held-out rows: labels `y`, probabilities, the verdict (good or not, as `squat assess`
-    gives it with each fold's threshold) and each row's camera yaw (NaN: 3D)."""
+    gives it with each fold's threshold), each row's camera yaw (NaN: 3D) and its fold's flags (assess.verdict)."""
     keys = np.array(classes)[y]
-    hidden = [tuple(classes.index(c) for c in unseen_classes(fold_yaw(a)) if c in classes) for a in yaw]
-    pred = np.array([classes[0] if good else classes[verdict(p, np.inf, h)[1]] for p, good, h in zip(probs, called_good, hidden)])
+    hidden = [tuple(classes.index(c) for c in unseen_classes(folded_yaw(a)) if c in classes) for a in yaw]
+    pred = np.array([classes[0] if good else classes[verdict(p, np.inf, h, (), 0, f)[1]]
+                     for p, good, h, f in zip(probs, called_good, hidden, flags)])  # fmt: skip
     visible = np.array([i not in h for i, h in zip(y, hidden)])  # good rows, and faults this camera can show
     y_good = metrics.good_labels(y).astype(bool)
     sens, spec = metrics.called_rates(y_good, called_good)
@@ -253,9 +253,6 @@ def main() -> None:
             results[name] = cv = cross_validation(name, args.real, args.folds, args.faults)
             print(f"{name}: {cv['recipe']}; {cv['folds']} folds, {cv['rows']} held-out rows, {cv['seconds']} s")
             print_figures("real reps as one camera sees them (8 random cameras per rep)", cv["as_seen"])
-            if "auc_among_real_classes" in cv["as_seen"]:
-                print(f"    AUC of P(good) among the real classes (the made classes' probability left out): "
-                      f"{cv['as_seen']['auc_among_real_classes']:.3f}")  # fmt: skip
             if "3d" in cv:
                 print_figures("real reps in 3D (the mean over the ring of cameras)", cv["3d"], TARGETS["auc_3d"])
             for key, f in cv.get("transformed", {}).items():

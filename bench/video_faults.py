@@ -1,10 +1,10 @@
 """Faults made from the poses of real people's videos: does `squat assess` catch them?
 
-    .venv/bin/python bench/video_faults.py [--videos ../shared/videos] [--severity 0.5] [--json out.json]
+    .venv/bin/python bench/video_faults.py [--videos ../shared/videos] [--severity 0.5] [--model cnn] [--json out.json]
 
 Each good shared video is extracted once (MediaPipe world landmarks, with ears and feet), each fault of
 faults.FAULTS is made from its poses at `--severity` (0 mild .. 1 obvious; 0.5 moderate), and the result is judged
-by the bundled default as a 3D source (through the ring of cameras): a transform moves the joints in 3D, which the
+by the bundled default (or `--model`) as a 3D source (through the ring of cameras): a transform moves the joints in 3D, which the
 picture's 2D landmarks cannot follow, so the made clips keep no picture. Printed per fault: how many videos are
 called NEEDS WORK, and how many with that fault as the main one; the untransformed poses are judged the same way
 for reference. The videos were looked at while squatcli was built: people the models never trained on, but not a
@@ -27,16 +27,17 @@ from squatcli.faults import FAULTS, apply
 from squatcli.pose import extract_video
 
 
-def assessed(clip: JointsClip, path: Path, cache: dict) -> dict:
+def assessed(clip: JointsClip, path: Path, model: str, cache: dict) -> dict:
     """`squat assess --json` of a clip written without a picture (a 3D source)."""
     write_joints_npz(path, clip)
-    return assess(path, cache=cache).to_dict()
+    return assess(path, model, cache=cache).to_dict()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, default=SHARED_VIDEOS)
     parser.add_argument("--severity", type=float, default=0.5)
+    parser.add_argument("--model", default="cnn", help="a bundled kind, name or a model's path")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/video_faults"), help="folder for the made clips")
     args = parser.parse_args()
@@ -49,7 +50,7 @@ def main() -> None:
             joints, feet = (clip.joints, clip.feet) if key == "none" else apply(key, clip.joints, clip.feet, args.severity)
             made = JointsClip(joints.astype(np.float32), clip.fps, clip.confidence, None,
                               None if feet is None else feet.astype(np.float32))  # fmt: skip
-            obj = assessed(made, args.work / f"{Path(name).stem}-{key}.npz", cache)
+            obj = assessed(made, args.work / f"{Path(name).stem}-{key}.npz", args.model, cache)
             results[key].append({"video": name, "verdict": obj["verdict"], "main_fault": obj["main_fault"],
                                  "p_good": obj["probabilities"]["good"]})  # fmt: skip
         print(f"{name}: " + ", ".join(f"{k} {r[-1]['main_fault'] or r[-1]['verdict']}" for k, r in results.items()), flush=True)

@@ -66,7 +66,7 @@ def judged(clf: Any, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = 
     raw = clf.predict(arrays, calibrated=False)
     if clf.metadata.get("rules_out"):
         raw = rule_out(raw, ranges)
-    return calibrate(raw, *clf.calibration)
+    return calibrate(raw, *clf.calibration, made=clf.made)
 
 
 def measured_only(clf: Any) -> tuple[str, ...]:
@@ -87,21 +87,29 @@ def confirmed_by(clf: Any, ranges: np.ndarray | None) -> tuple[int, ...]:
     return tuple(int(i) for i in np.flatnonzero(np.asarray(ranges) > 0))
 
 
-def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = (),
-            confirmed: tuple[int, ...] = (), measured: int = 0) -> tuple[bool, int | None]:  # fmt: skip
-    """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold and the
-    measurements confirm no fault (`confirmed`: reps.range_verdicts); else the most probable of the confirmed faults
-    if any, otherwise of all faults, leaving out the `unseen` ones (faults the view cannot show) unless all are.
-    `measured` faults judged by measurement alone (measured_only) follow the K classes as indices K.. K+measured-1:
-    they have no probability, so a confirmed one is named after every confirmed class of the model."""
-    if probs[GOOD] >= threshold and not confirmed:
-        return True, None
+def verdict(probs: np.ndarray, threshold: float, unseen: tuple[int, ...] = (), confirmed: tuple[int, ...] = (),
+            measured: int = 0, flags: np.ndarray | None = None) -> tuple[bool, int | None]:  # fmt: skip
+    """(good, index of the main fault or None) of one probability row: good if P(good) >= threshold and no fault is
+    confirmed, by the measurements (`confirmed`: reps.range_verdicts) or by a made class's flag (`flags`, (K,):
+    Classifier.flags, reached by a fault the view can show); else the most probable of the confirmed faults if any,
+    otherwise of all faults but the made ones, leaving out the `unseen` ones (faults the view cannot show) unless
+    all are. `measured` faults judged by measurement alone (measured_only) follow the K classes as indices
+    K.. K+measured-1: they have no probability, so a confirmed one is named after every confirmed class."""
     faults = np.concatenate([np.asarray(probs, dtype=float), np.zeros(measured)])
+    made = np.zeros(len(faults), bool)
+    if flags is not None:
+        made[: len(flags)] = np.isfinite(flags)
+        flagged = made[: len(flags)] & (faults[: len(flags)] >= flags)
+        confirmed = tuple(sorted(set(confirmed) | {int(k) for k in np.flatnonzero(flagged) if k not in unseen}))
+    if faults[GOOD] >= threshold and not confirmed:
+        return True, None
     faults[GOOD] = -np.inf
     if confirmed:
         faults[[i for i in range(len(faults)) if i not in confirmed]] = -np.inf
-    elif len(unseen) < len(faults) - 1:
-        faults[list(unseen)] = -np.inf
+    else:
+        faults[made] = -np.inf
+        if any(k not in unseen for k in np.flatnonzero(np.isfinite(faults))):
+            faults[list(unseen)] = -np.inf
     return False, int(np.argmax(faults))
 
 
@@ -122,6 +130,7 @@ class Assessment:
     seconds: dict[str, float] = field(default_factory=dict)
     ranges: np.ndarray | None = None  # (N, K + E) int8 per row: faults its measurements rule out (-1) or confirm (+1)
     measured_only: tuple[str, ...] = ()  # E faults with a range (reps.FAULT_RANGES) the model has no class for
+    flags: np.ndarray | None = None  # (K,) the made classes' flags (Classifier.flags), None for a model without any
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -151,14 +160,23 @@ class Assessment:
 
     @property
     def good(self) -> bool:
-        return verdict(self.probabilities, self.threshold, self.unseen, self.confirmed, len(self.measured_only))[0]
+        return self._verdict(self.probabilities, self.confirmed)[0]
 
     @property
     def main_fault(self) -> str | None:
         """The main fault when the verdict is NEEDS WORK: of the faults the measurements confirm, else of those the
         view can show, the most probable."""
-        fault = verdict(self.probabilities, self.threshold, self.unseen, self.confirmed, len(self.measured_only))[1]
+        fault = self._verdict(self.probabilities, self.confirmed)[1]
         return None if fault is None else self.keys[fault]
+
+    def _verdict(self, probs: np.ndarray, confirmed: tuple[int, ...]) -> tuple[bool, int | None]:
+        return verdict(probs, self.threshold, self.unseen, confirmed, len(self.measured_only), self.flags)
+
+    def flagged(self, probs: np.ndarray) -> list[str]:
+        """The made classes whose flag `probs` reach (named, if the view shows them)."""
+        if self.flags is None:
+            return []
+        return [c for c, p, f in zip(self.classes, probs, self.flags) if np.isfinite(f) and p >= f]
 
     @property
     def verdict_text(self) -> str:
@@ -169,13 +187,13 @@ class Assessment:
         out = {}
         for row, k in enumerate(self.rep_rows):
             said = np.zeros(len(self.keys), np.int8) if self.ranges is None else self.ranges[row]
-            good, fault = verdict(self.row_probs[row], self.threshold, self.unseen, tuple(np.flatnonzero(said > 0)),
-                                  len(self.measured_only))  # fmt: skip
+            good, fault = self._verdict(self.row_probs[row], tuple(int(i) for i in np.flatnonzero(said > 0)))
             out[k] = {"verdict": "good" if good else "needs_work",
                       "main_fault": None if fault is None else self.keys[fault],
                       "probabilities": self._named(self.row_probs[row]),
                       "ruled_out": [c for c, v in zip(self.keys, said) if v < 0],
-                      "confirmed": [c for c, v in zip(self.keys, said) if v > 0]}  # fmt: skip
+                      "confirmed": [c for c, v in zip(self.keys, said) if v > 0],
+                      "flagged": self.flagged(self.row_probs[row])}  # fmt: skip
         return out
 
     def _named(self, probs: np.ndarray) -> dict[str, float]:
@@ -191,7 +209,7 @@ class Assessment:
             for k, rep in enumerate(reps["reps"]):
                 rep["judged"] = k in verdicts
                 rep.update(verdicts.get(k, {"verdict": None, "main_fault": None, "probabilities": None, "ruled_out": [],
-                                            "confirmed": []}))  # fmt: skip
+                                            "confirmed": [], "flagged": []}))  # fmt: skip
         return {
             "schema": SCHEMA_VERSION,
             "input": str(m.path),
@@ -205,6 +223,7 @@ class Assessment:
             "verdict_text": self.verdict_text,
             "main_fault": fault,
             "measured_only": list(self.measured_only),
+            "flags": {} if self.flags is None else {c: round(float(f), 4) for c, f in zip(self.classes, self.flags) if np.isfinite(f)},
             "cue": squat_class(fault or "good").cue,
             "probabilities": self._named(self.probabilities),
             "frames": len(m.features),
@@ -374,7 +393,8 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
         reps, rep_rows = mi.report, list(mi.rep_rows)
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
-                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges, extra)  # fmt: skip
+                      {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges, extra,
+                      clf.flags if clf.made.any() else None)  # fmt: skip
 
 
 def ground_of(motion: Motion) -> np.ndarray | None:

@@ -64,6 +64,12 @@ class Camera:
         return float(np.degrees(np.arcsin(min(self.side_on, 1.0))))
 
 
+def folded_yaw(yaw: float) -> float | None:
+    """A camera's yaw (degrees, all round) folded to 0-90 as view_yaw reads it back (pitch aside); None for NaN
+    (a 3D row)."""
+    return None if np.isnan(yaw) else float(min(abs(yaw) % 180, 180 - abs(yaw) % 180))
+
+
 # The cameras a 3D source (motion capture, triangulated reps, the example clip) is pictured by when an image-plane
 # model judges it: eight yaws around the person at a typical phone's height, pitch and distance. Its probabilities are
 # the mean over them (inputs.compute).

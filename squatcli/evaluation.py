@@ -215,13 +215,19 @@ def predict(clf: Any, data: Dataset) -> np.ndarray:
 def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
     """(N,) whether `squat assess` calls each row of `data` good (assess.verdict) from its probabilities (`predict`):
     P(good) at the threshold or above and, when the model reads measurements so, no fault they confirm, of its
-    classes or of those it judges by measurement alone (assess.measured_only)."""
+    classes or of those it judges by measurement alone (assess.measured_only), nor a made class's flag reached
+    where the row's camera (`data.yaw`) can show it."""
     from squatcli.assess import confirmed_by, measured_only, verdict
+    from squatcli.camera import folded_yaw
+    from squatcli.reps import unseen_classes
 
     extra = measured_only(clf)
     ranges = ranges_for(data, clf.classes + extra)
-    return np.array([verdict(p, clf.threshold, (), confirmed_by(clf, r), len(extra))[0] for p, r in
-                     zip(probs, ranges if ranges is not None else [None] * len(probs))])  # fmt: skip
+    flags = clf.flags if clf.made.any() else None
+    yaw = data.yaw if data.yaw is not None and flags is not None else np.full(len(probs), np.nan)
+    hidden = [tuple(clf.classes.index(c) for c in unseen_classes(folded_yaw(a)) if c in clf.classes) for a in yaw]
+    return np.array([verdict(p, clf.threshold, h, confirmed_by(clf, r), len(extra), flags)[0] for p, r, h in
+                     zip(probs, ranges if ranges is not None else [None] * len(probs), hidden)])  # fmt: skip
 
 
 def _in_model_classes(data: Dataset, classes: tuple[str, ...], notes: list[str]) -> tuple[Dataset, np.ndarray]:
@@ -352,7 +358,8 @@ def cross_validate(
         y_good = metrics.good_labels(data.y[test])
         summary = {"held_out": [str(g) for g in test_groups], "n": int(len(test)), "good": int(y_good.sum()),
                    "threshold": round(clf.threshold, 4), "calibration": [round(v, 4) for v in clf.calibration],
-                   "auc": metrics.auc(y_good, p[:, 0]), "epochs": result.metadata["training"]["best_epoch"]}  # fmt: skip
+                   "auc": metrics.auc(y_good, p[:, 0]), "epochs": result.metadata["training"]["best_epoch"],
+                   "flags": result.metadata.get("flags", {})}  # fmt: skip
         summaries.append(summary)
         if on_fold:
             on_fold(k + 1, n_folds, summary)

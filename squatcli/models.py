@@ -224,6 +224,26 @@ def build_rep(
     return keras.Model([frames, measures], outputs, name=f"rep_{kind}")
 
 
+def joined(real: keras.Model, full: keras.Model, made: np.ndarray) -> keras.Model:
+    """One network of two for a model with classes made from real good reps (`made`, (K,) bool): its outputs are
+    `real`'s (trained on the real rows and classes alone) for good and the real faults, and `full`'s (trained on
+    every row) for the made classes, so that made classes never cost P(good) of real people. A fixed 0/1 dense layer
+    picks the columns: plain layers, so the network saves, reloads and exports to ONNX like any other."""
+    keras = import_keras()
+    layers = keras.layers
+    made = np.asarray(made, dtype=bool)
+    inputs = [keras.Input(tuple(t.shape[1:]), name=t.name.split(":")[0]) for t in real.inputs]
+    parts = [keras.Model(m.inputs, m.output, name=n)(inputs if len(inputs) > 1 else inputs[0])
+             for m, n in ((real, "real_classes"), (full, "all_classes"))]  # fmt: skip
+    pick = np.zeros((int((~made).sum()) + len(made), len(made)), dtype=np.float32)
+    pick[np.arange(int((~made).sum())), np.flatnonzero(~made)] = 1.0
+    pick[int((~made).sum()) + np.flatnonzero(made), np.flatnonzero(made)] = 1.0
+    choose = layers.Dense(len(made), use_bias=False, trainable=False, name="classes")
+    outputs = choose(layers.Concatenate(name="both")(parts))
+    choose.set_weights([pick])
+    return keras.Model(inputs, outputs, name=f"{real.name}_made_apart")
+
+
 def _defaults(kind: str, window: str = "clip") -> dict[str, Any]:
     """The architecture defaults of a model kind on a kind of window; an unknown kind is an error."""
     if kind not in MODEL_KINDS:
@@ -286,11 +306,13 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
+def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0, made: np.ndarray | None = None) -> np.ndarray:
     """Platt-scaled probabilities (metrics.fit_calibration): P(good) <- sigmoid(a * logit P(good) + b), the faults
     rescaled in proportion to fill the rest, so rows still sum to 1 and the faults keep their order. (1, 0) is
-    the identity."""
+    the identity. `made` (K,) bool: the classes learned only from faults made from good reps (made_apart)."""
     probs = np.asarray(probs, dtype=np.float64)
+    if made is not None and np.any(made):
+        return made_apart(probs, made, a, b)
     if (a, b) == (1.0, 0.0) or len(probs) == 0:
         return probs.astype(np.float32)
     with np.errstate(over="ignore"):  # exp(-x) of a large negative x is inf, and 1 / (1 + inf) is 0: as meant
@@ -299,6 +321,20 @@ def calibrate(probs: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
     total = faults.sum(axis=1, keepdims=True)
     share = np.where(total > 0, faults / np.where(total > 0, total, 1.0), 1.0 / faults.shape[1])
     return np.insert(share * (1.0 - good)[:, None], GOOD, good, axis=1).astype(np.float32)
+
+
+def made_apart(probs: np.ndarray, made: np.ndarray, a: float = 1.0, b: float = 0.0) -> np.ndarray:
+    """(N, K) probabilities of a model with classes made from good reps (`made`, (K,) bool): the other classes (good
+    and the faults real people showed) renormalised among themselves and Platt-scaled, so P(good) weighs good
+    against real faults only; each made class keeps the network's own probability, a score its flag reads
+    (Classifier.flags). Why: a made class draws probability from real good reps too, which costs the good-vs-rest
+    ranking of real people (models/README.md)."""
+    made = np.asarray(made, dtype=bool)
+    out = np.array(probs, dtype=np.float64)
+    real = out[:, ~made]
+    total = real.sum(axis=1, keepdims=True)
+    out[:, ~made] = calibrate(np.where(total > 0, real / np.where(total > 0, total, 1.0), 1.0 / real.shape[1]), a, b)
+    return out.astype(np.float32)
 
 
 # ---- running a model ----------------------------------------------------------------------------------------
@@ -336,6 +372,18 @@ class Classifier:
         c = self.metadata.get("calibration", {})
         return float(c.get("a", 1.0)), float(c.get("b", 0.0))
 
+    @property
+    def made(self) -> np.ndarray:
+        """(K,) bool: the classes learned only from faults made from real good reps (metadata `made_classes`)."""
+        return np.isin(self.classes, self.metadata.get("made_classes", []))
+
+    @property
+    def flags(self) -> np.ndarray:
+        """(K,) the score at which each made class is named, never overruled by GOOD (metadata `flags`); inf for
+        the other classes, which the good-vs-rest threshold judges."""
+        flags = self.metadata.get("flags", {})
+        return np.array([float(flags.get(c, np.inf)) for c in self.classes])
+
     def predict(self, inputs: np.ndarray | dict[str, np.ndarray], batch_size: int = 256, calibrated: bool = True) -> np.ndarray:
         """Inputs (a dict as `inputs.compute` gives, or the (N, 300, 171) windows of a clip model) -> (N, classes)
         probabilities (rows sum to 1), float32, calibrated (`calibration`) unless `calibrated` is False."""
@@ -355,7 +403,7 @@ class Classifier:
         arrays = impute(arrays, self.stats) if self.stats else arrays
         parts = [self._forward({k: v[i : i + batch_size] for k, v in arrays.items()}) for i in range(0, n, batch_size)]
         probs = np.concatenate(parts).astype(np.float32)
-        return calibrate(probs, *self.calibration) if calibrated else probs
+        return calibrate(probs, *self.calibration, made=self.made) if calibrated else probs
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, threshold={self.metadata.get('threshold')})"

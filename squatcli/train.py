@@ -516,6 +516,30 @@ def calibration_rows(data: Dataset) -> np.ndarray:
     return np.arange(len(data))
 
 
+FLAG_RATE = 0.05  # the share of real good reps (calibration rows) the made classes' flags may call faulty, together
+FLAG_RULE = ("a class made from real good reps (made_classes) is named, and the verdict is NEEDS WORK, when its own "
+             "probability reaches its flag: each flag the point that {rate:.0%} / (made classes) of the real good "
+             "reps reach, on {on}; P(good) weighs good against the real faults only: it comes from a network that "
+             "learned the real rows alone, the made classes' probabilities from one that learned every row "
+             "(models.joined)")
+
+
+def made_classes(data: Dataset) -> tuple[str, ...]:
+    """The classes whose every row is a fault made from a real good rep (faults.with_transformed): no real person
+    showed them."""
+    return tuple(c for k, c in enumerate(data.classes) if np.any(data.y == k) and np.all(data.made[data.y == k]))
+
+
+def made_flags(y: np.ndarray, probs: np.ndarray, made: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """Class -> the probability at which a made class is named (Classifier.flags): the (1 - FLAG_RATE / M) quantile
+    of its probability over the real good rows `y`, `probs` (calibration rows), M made classes."""
+    good = probs[np.asarray(y) == classes.index("good")]
+    if not np.any(made) or not len(good):
+        return {}
+    q = 1.0 - FLAG_RATE / int(np.sum(made))
+    return {classes[k]: round(float(np.quantile(good[:, k], q)), 6) for k in np.flatnonzero(made)}
+
+
 def pick_threshold(val_y: np.ndarray, val_probs: np.ndarray) -> metrics.OperatingPoint:
     """The stored good-vs-rest operating point: Youden's J on the VALIDATION clips' P(good), never the test split's.
 
@@ -567,11 +591,11 @@ def train(
         raise SquatError("the validation split needs both good and faulty clips to pick the good-vs-rest threshold")
 
     t0 = time.perf_counter()
+    made = np.isin(data.classes, made_classes(data))
     if cfg.crossfit:
-        raw = _crossfit_predictions(tr, cfg, arch, len(data.classes))
+        raw = _crossfit_predictions(tr, cfg, arch, made)
         va = tr
-    model, stats, monitor, stop = _fit(tr, None if cfg.crossfit else va, cfg, arch, len(data.classes),
-                                              on_epoch, callbacks)  # fmt: skip
+    model, stats, monitor, stop = _fit_apart(tr, None if cfg.crossfit else va, cfg, arch, made, on_epoch, callbacks)
     train_seconds = time.perf_counter() - t0
 
     standardisation = _stats_record(stats)
@@ -586,9 +610,11 @@ def train(
 
         raw = rule_out(raw, va.ranges)
     cal = calibration_rows(va)
-    platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(raw[cal])) if rep else (1.0, 0.0)
-    val_probs = models.calibrate(raw, *platt)
+    scores = models.made_apart(raw, made) if made.any() else raw
+    platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(scores[cal])) if rep else (1.0, 0.0)
+    val_probs = models.calibrate(raw, *platt, made=made)
     op = pick_threshold(va.y[cal], val_probs[cal])
+    flags = made_flags(va.y[cal], val_probs[cal], made, data.classes)
     val_report = metrics.evaluate(va.y, val_probs, threshold=op.threshold, classes=data.classes)
 
     clip_features = {
@@ -634,6 +660,7 @@ def train(
         "threshold_rule": f"good-vs-rest: a window or rep is good if P(good) >= threshold; Youden's J on {on_what}"
                           + (", the faults each rep's measurements rule out (reps.FAULT_RANGES) removed first" if rep else ""),
         "rules_out": rep,
+        **({"made_classes": list(flags), "flags": flags, "flag_rule": FLAG_RULE.format(rate=FLAG_RATE, on=on_what)} if flags else {}),
         "calibration": {
             "method": "Platt scaling of P(good), sigmoid(a * logit p + b), the faults rescaled to fill the rest; "
                       f"fitted on {on_what}" if rep else "none",
@@ -762,18 +789,47 @@ def crossfit_folds(data: Dataset, k: int, seed: int) -> list[np.ndarray]:
     return [np.flatnonzero(assigned == i) for i in range(k)]
 
 
-def _crossfit_predictions(tr: Dataset, cfg: TrainConfig, arch: dict[str, Any], n_classes: int) -> np.ndarray:
-    """(N, K) uncalibrated probabilities of every training row from a model fitted on the other folds
-    (`crossfit_folds`): what the temperature and threshold are fitted on, as if on validation data that covers
-    every session."""
+def real_part(data: Dataset, made: np.ndarray) -> Dataset:
+    """The rows real people showed (no fault made from a good rep), labelled among the classes not `made`."""
+    import dataclasses
+
+    sub = data.subset(np.flatnonzero(~data.made & ~made[data.y]))
+    keep = np.flatnonzero(~made)
+    index = np.full(len(made), -1)
+    index[keep] = np.arange(len(keep))
+    return dataclasses.replace(sub, y=index[sub.y], classes=tuple(data.classes[k] for k in keep),
+                               ranges=None if sub.ranges is None else sub.ranges[:, keep])  # fmt: skip
+
+
+def _fit_apart(tr: Dataset, va: Dataset | None, cfg: TrainConfig, arch: dict[str, Any], made: np.ndarray,
+               on_epoch: Callable[[EpochLog], None] | None = None, callbacks: Sequence[Any] = ()):  # fmt: skip
+    """`_fit` of one network over the classes of `tr`, or where some are `made` from real good reps, of two
+    (models.joined): one on the real rows and classes alone, which P(good) and the real faults come from (its input
+    statistics and monitor are returned), and one on every row, which the made classes' probabilities come from."""
     from squatcli import models
 
-    out = np.zeros((len(tr), n_classes), dtype=np.float32)
+    if not np.any(made):
+        return _fit(tr, va, cfg, arch, len(tr.classes), on_epoch, callbacks)
+    real_va = None if va is None else real_part(va, made)
+    real, stats, monitor, stop = _fit(real_part(tr, made), real_va, cfg, arch, int((~made).sum()), on_epoch, callbacks)
+    if stop is not None:  # Ctrl-C before the second network: no model that judges the made classes
+        raise stop
+    full, _, _, stop = _fit(tr, va, cfg, arch, len(tr.classes), None, callbacks)
+    return models.joined(real, full, made), stats, monitor, stop
+
+
+def _crossfit_predictions(tr: Dataset, cfg: TrainConfig, arch: dict[str, Any], made: np.ndarray) -> np.ndarray:
+    """(N, K) uncalibrated probabilities of every training row from a model fitted on the other folds
+    (`crossfit_folds`; `made` classes as `_fit_apart`): what the temperature, threshold and flags are fitted on, as
+    if on validation data that covers every session."""
+    from squatcli import models
+
+    out = np.zeros((len(tr), len(made)), dtype=np.float32)
     for held in crossfit_folds(tr, cfg.crossfit, cfg.seed):
         if len(held) == 0:
             continue
         rest = np.setdiff1d(np.arange(len(tr)), held)
-        model, stats, _, _ = _fit(tr.subset(rest), None, cfg, arch, n_classes)
+        model, stats, _, _ = _fit_apart(tr.subset(rest), None, cfg, arch, made)
         meta = _stub_metadata({"classes": list(tr.classes), "inputs": cfg.inputs.to_dict(),
                                "standardisation": _stats_record(stats)})  # fmt: skip
         out[held] = models.Classifier(model, meta).predict(tr.subset(held).inputs, calibrated=False)

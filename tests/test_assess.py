@@ -316,6 +316,24 @@ def test_the_main_fault_is_one_the_camera_view_can_show():
     assert A.verdict(probs, 0.05, unseen=(3,)) == (True, None)
 
 
+def test_a_made_class_is_named_only_at_its_flag_and_good_never_overrules_it():
+    """Classes made from real good reps (models.made_apart) are not rivals of good: P(good) weighs good against the
+    real faults, and a made class is named when its own probability reaches its flag, where the view shows it."""
+    from squatcli.models import calibrate
+
+    raw = np.array([[0.45, 0.05, 0.30, 0.20]])  # good, knees_in, back_round (made), shallow
+    made = np.array([False, False, True, False])
+    probs = calibrate(raw, 1.0, 0.0, made)[0]
+    assert probs == pytest.approx([0.45 / 0.7, 0.05 / 0.7, 0.30, 0.20 / 0.7], abs=1e-6)  # made score kept as is
+    flags = np.array([np.inf, np.inf, 0.25, np.inf])
+    assert A.verdict(probs, 0.5, flags=flags) == (False, 2)  # P(good) 0.64 passes, the flag does not let it
+    assert A.verdict(probs, 0.5, unseen=(2,), flags=flags) == (True, None)  # a view that cannot show a back
+    assert A.verdict(probs, 0.5, flags=np.array([np.inf, np.inf, 0.35, np.inf])) == (True, None)
+    assert A.verdict(probs, 0.7, flags=np.array([np.inf, np.inf, 0.35, np.inf])) == (False, 3)  # never named unflagged
+    calibrated = calibrate(raw, 2.0, -0.5, made)[0]
+    assert calibrated[2] == pytest.approx(0.30) and calibrated[[0, 1, 3]].sum() == pytest.approx(1.0)
+
+
 TENSORFLOW_FREE = """
 import sys
 from pathlib import Path

@@ -17,11 +17,13 @@ CORPUS = {"clips_per_class": 3, "subjects": 4, "seed": 1}
 
 
 class StandIn:
-    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, classes, calibration, predict."""
+    """What evaluation needs of a `models.Classifier`: name, metadata, threshold, classes, calibration, made classes
+    and flags, predict."""
 
     def __init__(self, metadata: dict):
         self.name, self.metadata, self.threshold = "cnn", metadata, metadata["threshold"]
         self.classes, self.calibration = CLASS_KEYS, (1.0, 0.0)
+        self.made, self.flags = np.zeros(N_CLASSES, bool), np.full(N_CLASSES, np.inf)
 
     def predict(self, x, calibrated: bool = True) -> np.ndarray:
         return np.full((len(x["features"]), N_CLASSES), 1 / N_CLASSES, dtype=np.float32)

@@ -133,6 +133,29 @@ def test_the_onnx_graph_is_self_contained_and_reads_the_models_inputs(tmp_path):
     np.testing.assert_allclose(onnx_probs, model(x, training=False).numpy(), atol=1e-5)
 
 
+def test_a_joined_network_reads_real_classes_from_one_and_made_classes_from_the_other(tmp_path):
+    """models.joined: good and the real faults come from the network that learned the real rows alone, the made
+    classes from the one that learned every row; it saves, reloads and exports to ONNX with the same outputs."""
+    from squatcli import export
+    from squatcli.inputs import rep_inputs
+
+    spec = rep_inputs(feet=True)
+    stats = {k: (RNG.uniform(-1, 1, shape[-1]), RNG.uniform(0.5, 2, shape[-1])) for k, shape in spec.shapes().items()}
+    made = np.array([False, False, True, False, True])
+    real, full = M.build("cnn", spec, stats, n_classes=3, width=4), M.build("cnn", spec, stats, n_classes=5, width=4)
+    model = M.joined(real, full, made)
+    x = {k: RNG.uniform(-1, 1, (4, *shape)).astype(np.float32) for k, shape in spec.shapes().items()}
+    p = model(x, training=False).numpy()
+    np.testing.assert_allclose(p[:, ~made], real(x, training=False).numpy(), atol=1e-6)
+    np.testing.assert_allclose(p[:, made], full(x, training=False).numpy()[:, made], atol=1e-6)
+    assert model.count_params() == real.count_params() + full.count_params() + 8 * 5  # the 0/1 column picker
+    model.save(tmp_path / "j.keras")
+    import keras
+
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "j.keras", compile=False)(x, training=False).numpy(), p, atol=1e-6)
+    np.testing.assert_allclose(M.onnx_session(export.onnx_graph(model, spec)).run(None, x)[0], p, atol=1e-5)
+
+
 def test_inputs_synthetic_clips_cannot_give_are_checked_on_noise(monkeypatch):
     from squatcli import export, inputs
     from squatcli.inputs import rep_inputs

@@ -276,6 +276,9 @@ def test_a_model_with_made_faults_learns_and_names_them(layout, tmp_path):
     md = json.loads(out.with_suffix(".json").read_text())
     assert md["classes"] == ["good", "knees_in", *MADE, "shallow", "knees_forward"]
     assert md["data"]["fault_transforms"]["faults"] == ["head_up", "back_round", "back_arch", "knees_forward"]
+    made = [*MADE, "knees_forward"]  # the stand-in layout shows no heels lifting: every knees-forward rep is made
+    assert md["made_classes"] == made and list(md["flags"]) == made
+    assert all(0.0 < f < 1.0 for f in md["flags"].values()) and "5%" in md["flag_rule"]
     from squatcli import synth
 
     clip = synth.example_clip()
@@ -283,6 +286,14 @@ def test_a_model_with_made_faults_learns_and_names_them(layout, tmp_path):
     assert result.exit_code == 0, result.stderr
     obj = json.loads(result.stdout)
     assert set(MADE) <= set(obj["probabilities"]) and obj["probabilities"]["head_up"] >= 0
+    assert obj["flags"] == pytest.approx(md["flags"], abs=1e-4)
+    real = [c for c in obj["probabilities"] if c not in made]
+    assert sum(obj["probabilities"][c] for c in real) == pytest.approx(1.0, abs=1e-3)  # good weighed against real faults
+    for rep in (r for r in obj["reps"]["reps"] if r["judged"]):
+        flagged = [c for c in md["classes"] if c in made and rep["probabilities"][c] >= md["flags"][c]]
+        assert rep["flagged"] == flagged
+        if flagged:  # a flag is never overruled by good (the example is a 3D source: every view shows a back)
+            assert rep["verdict"] == "needs_work" and rep["main_fault"] in flagged + rep["confirmed"]
 
 
 def synth_npz(clip, path: Path) -> Path:

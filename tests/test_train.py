@@ -274,3 +274,26 @@ def test_config_from_options_starts_from_the_paper_and_lets_given_options_overri
     assert lstm.arch["units"] == 64 and lstm.arch["downsample"] == 1  # the paper's LSTM, narrower
     cnn = T.config_from_options("cnn", spec, depth=3)
     assert cnn.epochs == T.TRAIN_DEFAULTS["cnn"]["epochs"] and cnn.arch == {"depth": 3}
+
+
+def test_made_classes_train_apart_and_their_flags_let_the_share_of_real_good_reps_through():
+    """A class only faults made from good reps show is `made`; the network that gives P(good) learns the real rows
+    and classes alone (train.real_part); each flag is reached by FLAG_RATE / (made classes) of the real good rows."""
+    from squatcli import train as T
+    from squatcli.datasets import Dataset
+
+    classes = ("good", "knees_in", "back_round", "knees_forward")
+    ids = ["a", "b", "c", "d", "a+back_round", "b+knees_forward", "e"]
+    y = np.array([0, 1, 0, 3, 2, 3, 1])
+    data = Dataset({"measures": np.arange(7, dtype=np.float32)[:, None]}, y, ids, np.array(list("aabbccd")),
+                   classes=classes, ranges=np.tile(np.arange(4, dtype=np.int8), (7, 1)))  # fmt: skip
+    assert T.made_classes(data) == ("back_round",)  # knees forward has a real row: not made
+    made = np.isin(classes, T.made_classes(data))
+    real = T.real_part(data, made)
+    assert real.ids == ["a", "b", "c", "d", "e"] and real.classes == ("good", "knees_in", "knees_forward")
+    assert real.y.tolist() == [0, 1, 0, 2, 1] and real.ranges[0].tolist() == [0, 1, 3]
+    rows = np.zeros((400, 4))
+    rows[:, 2] = np.linspace(0.0, 0.99, 400)
+    flags = T.made_flags(np.zeros(400, int), rows, made, classes)
+    assert list(flags) == ["back_round"] and np.mean(rows[:, 2] >= flags["back_round"]) == pytest.approx(T.FLAG_RATE, abs=0.005)
+    assert T.made_flags(np.zeros(400, int), rows, np.zeros(4, bool), classes) == {}

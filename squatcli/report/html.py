@@ -11,7 +11,7 @@ from pathlib import Path
 
 from squatcli import __version__
 from squatcli.datasets import atomic_output
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
+from squatcli.report.model import FLAG_NOTE, TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
 from squatcli.skeleton import squat_class
 
 STYLE = """
@@ -116,18 +116,20 @@ def _reps(r: Report, stills: list[bytes]) -> str:
 
 def _probabilities(r: Report) -> str:
     rows = []
+    flags = " " + escape(FLAG_NOTE[0].upper() + FLAG_NOTE[1:]) + "." if any(c.flag is not None for c in r.probabilities) else ""
     where = f"the {r.view.name} view" if r.view.name else "this view"
     for c in r.probabilities:
         name = escape(squat_class(c.key).name)
         if c.judged:
+            flag = f" flag {c.flag:.0%}" if c.flag is not None else ""
             rows.append(f'<tr><td>{name}</td><td class="n">{c.p:.1%}</td><td><span class="bar" '
-                        f'style="width:{c.p * 300:.0f}px"></span></td></tr>')  # fmt: skip
+                        f'style="width:{c.p * 300:.0f}px"></span>{flag}</td></tr>')  # fmt: skip
         else:
             rows.append(f'<tr class="dim"><td>{name}</td><td class="n">{c.p:.1%}</td><td>not judged: '
                         f"{escape(where)} cannot show it</td></tr>")  # fmt: skip
     return (f"<section><h2>Probabilities</h2><table><tr><th>class</th><th class=\"n\">P</th><th></th></tr>"
             f"{''.join(rows)}</table><p class=\"legend\">Model {escape(r.model)} "
-            f"({escape(r.data['model_inputs'])}).</p></section>")  # fmt: skip
+            f"({escape(r.data['model_inputs'])}).{flags}</p></section>")  # fmt: skip
 
 
 def _view(r: Report) -> str:

@@ -114,10 +114,17 @@ def ascii_text(text: str) -> str:
 def model_scope(v: "View") -> str:
     """What the model leaves unjudged, and judges by measurement alone, in words (after the model's name)."""
     parts = [f"does not judge {listed([fault_name(k) for k in v.unknown], 'or')}"] if v.unknown else []
+    if v.made:
+        parts.append(f"learned {listed([fault_name(k) for k in v.made])} from faults made from real good reps: each "
+                     "is named when its probability reaches its flag")  # fmt: skip
     if v.measured:
         parts.append(f"judges {listed([fault_name(k) for k in v.measured])} only by measurement, against the "
                      "coaching ranges")  # fmt: skip
     return "; ".join(parts)
+
+
+FLAG_NOTE = ("flag: a fault learned from faults made from real good reps, named when its own probability reaches "
+             "the flag; good and the faults real people showed share 100 % among themselves")
 
 
 def listed(words: list[str] | tuple[str, ...], last: str = "and") -> str:
@@ -136,6 +143,7 @@ class Probability:
     key: str
     p: float
     judged: bool = True
+    flag: float | None = None  # a class made from real good reps: named when p reaches this (assess.verdict)
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,7 @@ class View:
     unjudged: tuple[str, ...]  # the model's faults the view cannot show
     unknown: tuple[str, ...]  # faults squatcli knows that the model does not judge at all
     measured: tuple[str, ...] = ()  # faults the model has no class for, judged by their measurements' ranges alone
+    made: tuple[str, ...] = ()  # classes learned only from faults made from real good reps, named at their flags
 
 
 @dataclass(frozen=True)
@@ -266,6 +275,9 @@ class Report:
         GOOD never overrules); "" otherwise."""
         if self.good or self.p_good < self.threshold or self.main_fault is None:
             return ""
+        flag = next((c.flag for c in self.probabilities if c.key == self.main_fault and c.flag is not None), None)
+        if flag is not None and self.data["probabilities"][self.main_fault] >= flag:
+            return f"the probability of {fault_name(self.main_fault)} reaches its flag ({flag:.0%})"
         return f"the measurements confirm {fault_name(self.main_fault)}"
 
     def to_dict(self) -> dict:
@@ -293,10 +305,11 @@ def build(assessment: Any) -> Report:
     motion = assessment.motion
     classes = tuple(data["classes"])
     yaw = motion.view
-    view = _view(yaw, classes, tuple(data.get("measured_only", ())))
+    flags = data.get("flags", {})
+    view = _view(yaw, classes, tuple(data.get("measured_only", ())), tuple(flags))
     lines = _rep_lines(data)
     main = data["main_fault"]
-    probs = [Probability(k, float(p), k not in view.unjudged) for k, p in data["probabilities"].items()]
+    probs = [Probability(k, float(p), k not in view.unjudged, flags.get(k)) for k, p in data["probabilities"].items()]
     probs.sort(key=lambda c: (not c.judged, -c.p))
     evidence = tuple(_evidence(main, lines))
     video = _video_track(motion)
@@ -318,13 +331,13 @@ def build(assessment: Any) -> Report:
     )  # fmt: skip
 
 
-def _view(yaw: float | None, classes: tuple[str, ...], measured: tuple[str, ...] = ()) -> View:
+def _view(yaw: float | None, classes: tuple[str, ...], measured: tuple[str, ...] = (), made: tuple[str, ...] = ()) -> View:
     hidden = set(R.view_hides(yaw))
     unseen = set(R.unseen_classes(yaw))
     known = [c.key for c in ALL_CLASSES if c.key != "good"]
     return View(R.view_name(yaw), yaw, tuple(m for m in TABLE_METRICS if m in hidden),
                 tuple(k for k in classes + measured if k in unseen),
-                tuple(k for k in known if k not in classes + measured), measured)  # fmt: skip
+                tuple(k for k in known if k not in classes + measured), measured, made)  # fmt: skip
 
 
 def _rep_lines(data: dict) -> list[RepLine]:

@@ -79,6 +79,9 @@ def print_training(md: dict, files: Sequence[Path]) -> None:
         table.add_row("time", f"{tr['time_s']:.1f} s ({tr['time_to_best_s']:.1f} s to the best epoch)")
         table.add_row("validation", f"accuracy {v['accuracy']:.3f}, kappa {v['kappa']:.3f}, good-vs-rest AUC {v['auc']:.3f}")
     table.add_row("threshold", f"P(good) >= {md['threshold']:.3f}: sensitivity {v['sensitivity']:.3f}, specificity {v['specificity']:.3f} (Youden on {'out-of-fold predictions' if tr.get('crossfit_folds') else 'validation'})")
+    if md.get("flags"):
+        table.add_row("flags", ", ".join(f"{k} >= {f:.3f}" for k, f in md["flags"].items())
+                      + " (classes made from real good reps: each named when its probability reaches its flag)")
     if md["calibration"]["method"] != "none":
         c = md["calibration"]
         table.add_row("calibration", f"Platt a {c['a']:.2f}, b {c['b']:+.2f}: ECE of P(good) {c['ece_before']:.3f} -> {c['ece_after']:.3f} on {c['rows']} rows")

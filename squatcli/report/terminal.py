@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from squatcli.report.console import out, plain, say, show
-from squatcli.report.model import TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
+from squatcli.report.model import FLAG_NOTE, TABLE_METRICS, Report, fault_name, metric, model_scope, range_text, reps_text
 
 # Short names of the faults for the reps table's verdict column (80 columns).
 SHORT_FAULTS = {"good": "good", "knees_in": "knees in", "shallow": "shallow", "knees_forward": "knees fwd",
@@ -82,12 +82,15 @@ def print_probabilities(report: Report) -> None:
     for c in report.probabilities:
         style = "green" if c.key == "good" else ("bold" if c.key == report.main_fault else "")
         bar = plain("█") * int(round(c.p * 20)) if c.judged else f"not judged: {where}"
+        bar += f" flag {c.flag:.0%}" if c.flag is not None and c.judged else ""
         table.add_row(squat_class(c.key).name, f"{c.p:.1%}", bar, style=style if c.judged else "dim")
     show(table)
     overruled = report.overruled()
     say(f"[dim]P(good) {report.p_good:.2f} vs threshold {report.threshold:.2f} (Youden's index on data the model did "
         f"not train on); model {escape(report.model)} ({escape(report.data['model_inputs'])}); mean over "
         f"{report.mean_over()}{'; ' + overruled if overruled else ''}[/]")  # fmt: skip
+    if any(c.flag is not None for c in report.probabilities):
+        say(f"[dim]{FLAG_NOTE}[/]")
 
 
 def print_reps(report: Report) -> None:
