@@ -294,6 +294,15 @@ def test_a_model_with_made_faults_learns_and_names_them(layout, tmp_path):
         assert rep["flagged"] == flagged
         if flagged:  # a flag is never overruled by good (the example is a 3D source: every view shows a back)
             assert rep["verdict"] == "needs_work" and rep["main_fault"] in flagged + rep["confirmed"]
+    md["flags"] = {c: 0.0 for c in made}  # every flag reached: each rep names a made class unless a measurement confirms another
+    out.with_suffix(".json").write_text(json.dumps(md))
+    result = runner.invoke(app, ["assess", "--json", str(tmp_path / "a.npz"), "-m", str(out)])
+    obj = json.loads(result.stdout)
+    judged = [r for r in obj["reps"]["reps"] if r["judged"]]
+    assert result.exit_code == 0 and obj["verdict"] == "needs_work" and judged
+    assert obj["main_fault"] in made + [c for r in judged for c in r["confirmed"]]
+    for rep in judged:
+        assert rep["flagged"] == made and rep["verdict"] == "needs_work" and rep["main_fault"] in made + rep["confirmed"]
 
 
 def synth_npz(clip, path: Path) -> Path:
