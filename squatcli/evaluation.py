@@ -185,7 +185,11 @@ def score(clf: Any, data: Dataset, source: str, whole: bool = False) -> Evaluati
         elif not whole:
             notes.append("not the data this model was trained on: every row scored")
     subset, y = _in_model_classes(subset, clf.classes, notes)
-    report = metrics.evaluate(y, predict(clf, subset), threshold=clf.threshold, classes=clf.classes)
+    probs = predict(clf, subset)
+    report = metrics.evaluate(y, probs, threshold=clf.threshold, classes=clf.classes)
+    sens, spec = metrics.called_rates(metrics.good_labels(y).astype(bool), called_good(clf, subset, probs))
+    report.stored = metrics.OperatingPoint(clf.threshold, sens, spec)  # the verdict `squat assess` gives
+    report.balanced_accuracy = float(np.nanmean([sens, spec]))
     from squatcli.modelfiles import spec_of
 
     return Evaluation(clf.name, clf, report, scope, source, notes, rows_of(spec_of(clf.metadata)))
