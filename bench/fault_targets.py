@@ -8,7 +8,8 @@ recipe is cross-validated by recording date twice: trained on the real reps of F
 left out and replaced by F made from the good reps (faults.with_transformed: each good rep lends one of the made
 faults in turn, at a severity drawn over faults.TRAINING_SEVERITY); with --also, both also learn other made faults
 (auto: faults.MISSING_FROM_REAL, as `squat train --faults auto`; default none, as the bundled recipe). Each fold's
-model scores the held-out dates' real reps of F and the real good reps. Printed per F: recall (the verdict names F), the share called NEEDS WORK,
+model scores the held-out dates' real reps of F and the real good reps. With F's real reps left out, F is a made class: the
+model learns it in its second network and names it at its flag (models.joined), as `squat assess` would. Printed per F: recall (the verdict names F), the share called NEEDS WORK,
 the AUC of P(good) against the real good reps, and the good reps called good. Targets (issue 13): recall >= 0.70
 from the transform alone, within 0.10 of the model trained on the real class. If the transforms come close here,
 they can be trusted for the faults no real data shows (head up, rounded and arched back).
@@ -36,11 +37,13 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "chariar202
 REAL_FAULTS = ("knees_in", "shallow", "forward_lean")
 
 
-def scores(fault: str, classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called: np.ndarray) -> dict:
-    """Recall of `fault` (the verdict names it), NEEDS WORK share, AUC against good, good called good."""
+def scores(fault: str, classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called: np.ndarray,
+           flags: np.ndarray) -> dict:  # fmt: skip
+    """Recall of `fault` (the verdict names it, a made class at its fold's flag), NEEDS WORK share, AUC against
+    good, good called good."""
     keys = np.array(classes)[y]
     f, g = keys == fault, keys == "good"
-    named = np.array([not c and classes[verdict(p, np.inf)[1]] == fault for p, c in zip(probs, called)])
+    named = np.array([not c and classes[verdict(p, np.inf, (), (), 0, fl)[1]] == fault for p, c, fl in zip(probs, called, flags)])
     return {"reps": int(f.sum()), "recall": float(named[f].mean()), "needs_work": float((~called[f]).mean()),
             "auc_vs_good": metrics.auc(g[f | g], probs[f | g, 0]), "good_called_good": float(called[g].mean())}  # fmt: skip
 
@@ -51,7 +54,9 @@ def held_out(root: Path, real, transforms: tuple[str, ...], without: tuple[str, 
     data, _ = T.load_data([str(root)], spec, transforms=transforms, without=without)
     cv = evaluation.cross_validate(data, config, folds, others={"real": real})
     rows, probs, called = cv.others["real"]
-    return data.classes, np.array([data.classes.index(real.classes[i]) for i in real.y[rows]]), probs, called
+    flags_of = {g: np.array([f["flags"].get(c, np.inf) for c in data.classes]) for f in cv.folds for g in f["held_out"]}
+    flags = np.stack([flags_of[str(g)] for g in real.subjects[rows]])
+    return data.classes, np.array([data.classes.index(real.classes[i]) for i in real.y[rows]]), probs, called, flags
 
 
 def main() -> None:

@@ -164,8 +164,8 @@ class Assessment:
 
     @property
     def main_fault(self) -> str | None:
-        """The main fault when the verdict is NEEDS WORK: of the faults the measurements confirm, else of those the
-        view can show, the most probable."""
+        """The main fault when the verdict is NEEDS WORK: of the faults the measurements confirm or a flag names,
+        else of those the view can show, the most probable."""
         fault = self._verdict(self.probabilities, self.confirmed)[1]
         return None if fault is None else self.keys[fault]
 

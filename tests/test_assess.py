@@ -408,7 +408,7 @@ def test_measured_only_faults_are_those_no_class_and_no_earlier_fault_measures()
     def model(classes, rules_out=True):
         return SimpleNamespace(classes=classes, metadata={"rules_out": rules_out})
 
-    bundled = ("good", "knees_in", "shallow", "knees_forward", "forward_lean", "toes_up")
+    bundled = ("good", "knees_in", "shallow", "knees_forward", "forward_lean", "toes_up")  # the real classes alone
     assert A.measured_only(model(bundled)) == ("head_up",)  # a rounded back's trunk lean is leaning forward's
     assert A.measured_only(model(("good", "knees_in", "shallow"))) == ("forward_lean", "head_up")
     assert A.measured_only(model(("good", "knees_in", "shallow", "forward_lean", "head_up"))) == ()
