@@ -205,6 +205,7 @@ def test_cross_validation_holds_out_every_group_once_and_never_trains_on_it(layo
         def __init__(self, model, metadata):
             self.threshold, self.calibration = 0.5, (1.0, 0.0)
             self.classes, self.metadata = data.classes, metadata
+            self.made, self.flags = np.zeros(len(data.classes), bool), np.full(len(data.classes), np.inf)
 
         def predict(self, inputs, calibrated=True):
             n = len(inputs["measures"])
@@ -250,7 +251,8 @@ def test_threshold_and_calibration_come_from_validation_only(layout, crossfit):
     if crossfit:
         rows = np.union1d(train, val)
         assert a.metadata["validation"]["n"] == len(rows) and "out-of-fold" in a.metadata["threshold_rule"]
-        raw = T._crossfit_predictions(data.subset(rows), config.resolved(), a.metadata["architecture"], len(data.classes))
+        raw = T._crossfit_predictions(data.subset(rows), config.resolved(), a.metadata["architecture"],
+                                     np.zeros(len(data.classes), bool))  # fmt: skip
     else:
         rows = val
         raw = clf.predict(data.subset(val).inputs, calibrated=False)
