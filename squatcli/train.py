@@ -516,6 +516,7 @@ def calibration_rows(data: Dataset) -> np.ndarray:
     return np.arange(len(data))
 
 
+MIN_FLAG = 1e-6  # a flag is never 0: a fault the measurements rule out (probability 0 for most good reps) stays unnamed
 FLAG_RATE = 0.05  # the share of real good reps (calibration rows) the made classes' flags may call faulty, together
 FLAG_RULE = ("a class made from real good reps (made_classes) is named, and the verdict is NEEDS WORK, when its own "
              "probability reaches its flag: each flag the point that {rate:.0%} / (made classes) of the real good "
@@ -537,7 +538,7 @@ def made_flags(y: np.ndarray, probs: np.ndarray, made: np.ndarray, classes: Sequ
     if not np.any(made) or not len(good):
         return {}
     q = 1.0 - FLAG_RATE / int(np.sum(made))
-    return {classes[k]: round(float(np.quantile(good[:, k], q)), 6) for k in np.flatnonzero(made)}
+    return {classes[k]: max(round(float(np.quantile(good[:, k], q)), 6), MIN_FLAG) for k in np.flatnonzero(made)}
 
 
 def pick_threshold(val_y: np.ndarray, val_probs: np.ndarray) -> metrics.OperatingPoint:

@@ -297,3 +297,6 @@ def test_made_classes_train_apart_and_their_flags_let_the_share_of_real_good_rep
     flags = T.made_flags(np.zeros(400, int), rows, made, classes)
     assert list(flags) == ["back_round"] and np.mean(rows[:, 2] >= flags["back_round"]) == pytest.approx(T.FLAG_RATE, abs=0.005)
     assert T.made_flags(np.zeros(400, int), rows, np.zeros(4, bool), classes) == {}
+    rows[:390, 2] = 0.0  # ruled out by the measurements in most good reps: the flag stays above 0
+    flags = T.made_flags(np.zeros(400, int), rows, made, classes)
+    assert flags["back_round"] == T.MIN_FLAG and np.mean(rows[:, 2] >= flags["back_round"]) <= T.FLAG_RATE
