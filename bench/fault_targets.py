@@ -54,9 +54,7 @@ def held_out(root: Path, real, transforms: tuple[str, ...], without: tuple[str, 
     data, _ = T.load_data([str(root)], spec, transforms=transforms, without=without)
     cv = evaluation.cross_validate(data, config, folds, others={"real": real})
     rows, probs, called = cv.others["real"]
-    flags_of = {g: np.array([f["flags"].get(c, np.inf) for c in data.classes]) for f in cv.folds for g in f["held_out"]}
-    flags = np.stack([flags_of[str(g)] for g in real.subjects[rows]])
-    return data.classes, np.array([data.classes.index(real.classes[i]) for i in real.y[rows]]), probs, called, flags
+    return data.classes, np.array([data.classes.index(real.classes[i]) for i in real.y[rows]]), probs, called, cv.flags_of(real.subjects[rows])
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ from squatcli.evaluation import ranges_for
 from squatcli.faults import MISSING_FROM_REAL, with_transformed
 from squatcli.inputs import IMAGE, to_dataset
 from squatcli.models import BUNDLED, load_model
-from squatcli.reps import range_only_faults, unseen_classes
+from squatcli.reps import range_only_faults, unseen_classes, unseen_indices
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "chariar2023"
 GOOD_VIDEOS = ("back_barbell_correct.mp4", "front_bodyweight_good.mp4", "kaiakol_correct_008.avi",
@@ -98,8 +98,7 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
            "folds": len(cv.folds), "rows": int(len(cv.y)), "seconds": round(time.perf_counter() - t), "report": cv.report}  # fmt: skip
     real_rows = np.array(["+" not in data.ids[i] for i in cv.rows])  # the real reps, not the transformed ones
     out["report"] = metrics.evaluate(cv.y[real_rows], cv.probs[real_rows], classes=cv.classes)  # the figures: real reps
-    flags_of = {g: np.array([f["flags"].get(c, np.inf) for c in cv.classes]) for f in cv.folds for g in f["held_out"]}
-    flags = np.stack([flags_of[str(g)] for g in cv.groups])  # each row's fold's flags (inf: no made class)
+    flags = cv.flags_of(cv.groups)
     out["as_seen"] = figures(cv.classes, cv.y[real_rows], cv.probs[real_rows], cv.called_good[real_rows], yaw[real_rows],
                              flags[real_rows])  # fmt: skip
     if "3d" in cv.others:  # as assess judges a 3D source: the mean over the ring, unless a view's ranges confirm a fault
@@ -111,7 +110,7 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
         names, first, which = np.unique(reps, return_index=True, return_inverse=True)
         mean = np.stack([np.bincount(which, weights=c, minlength=len(names)) for c in probs.T], 1)
         mean /= np.bincount(which)[:, None]
-        ring_flags = np.stack([flags_of[str(ring.subjects[r])] for r in rows])
+        ring_flags = cv.flags_of(ring.subjects[rows])
         by_range = (probs[:, 0] >= thresholds) & ~called & ~np.any(probs >= ring_flags, axis=1)  # a view's ranges
         confirmed = np.bincount(which, weights=by_range, minlength=len(names)) > 0
         called_3d = (mean[:, 0] >= thresholds[first]) & ~confirmed & ~np.any(mean >= ring_flags[first], axis=1)
@@ -121,7 +120,7 @@ def cross_validation(name: str, real: Path, folds: int | None, faults: str | Non
         rows, probs, called = cv.others["moderate"]
         made = others["moderate"]
         out["transformed"] = transformed_figures(cv.classes, made.subset(rows), probs, called,
-                                                 np.stack([flags_of[str(made.subjects[r])] for r in rows]))  # fmt: skip
+                                                 cv.flags_of(made.subjects[rows]))  # fmt: skip
     return out
 
 
@@ -135,7 +134,7 @@ def transformed_figures(classes, made, probs, called, flags) -> dict:
     for key in sorted(set(np.array(made.classes)[made.y]) - {"good"}):
         rows = np.flatnonzero(np.array(made.classes)[made.y] == key)
         shows = [r for r in rows if key not in unseen_classes(folded_yaw(made.yaw[r]))]
-        hidden = [tuple(keys.index(c) for c in unseen_classes(folded_yaw(made.yaw[r])) if c in keys) for r in shows]
+        hidden = [unseen_indices(keys, folded_yaw(made.yaw[r])) for r in shows]
         named = [not called[r] and keys[verdict(probs[r], np.inf, h, tuple(np.flatnonzero(confirmed[r])),
                                                 len(keys) - len(classes), flags[r])[1]] == key
                  for r, h in zip(shows, hidden)]  # fmt: skip
@@ -148,7 +147,7 @@ def figures(classes: tuple[str, ...], y: np.ndarray, probs: np.ndarray, called_g
     """The issue's figures of held-out rows: labels `y`, probabilities, the verdict (good or not, as `squat assess`
     gives it with each fold's threshold), each row's camera yaw (NaN: 3D) and its fold's flags (assess.verdict)."""
     keys = np.array(classes)[y]
-    hidden = [tuple(classes.index(c) for c in unseen_classes(folded_yaw(a)) if c in classes) for a in yaw]
+    hidden = [unseen_indices(classes, folded_yaw(a)) for a in yaw]
     pred = np.array([classes[0] if good else classes[verdict(p, np.inf, h, (), 0, f)[1]]
                      for p, good, h, f in zip(probs, called_good, hidden, flags)])  # fmt: skip
     visible = np.array([i not in h for i, h in zip(y, hidden)])  # good rows, and faults this camera can show

@@ -145,10 +145,9 @@ class Assessment:
     @property
     def unseen(self) -> tuple[int, ...]:
         """Indices (into `keys`) of the faults the input's camera view cannot show (reps.unseen_classes)."""
-        from squatcli.reps import unseen_classes
+        from squatcli.reps import unseen_indices
 
-        hidden = unseen_classes(self.motion.view)
-        return tuple(k for k, c in enumerate(self.keys) if c in hidden)
+        return unseen_indices(self.keys, self.motion.view)
 
     @property
     def confirmed(self) -> tuple[int, ...]:
@@ -394,7 +393,7 @@ def assess_motion(motion: Motion, model: Any = "cnn", cache: dict | None = None)
     return Assessment(motion, clf.name, clf.threshold, mi.spans, probs, clf.classes, clf.inputs.window,
                       clf.inputs.describe(), reps, rep_rows,
                       {"model_load_s": load_s, "model_s": model_s, "reps_s": reps_s}, ranges, extra,
-                      clf.flags if clf.made.any() else None)  # fmt: skip
+                      clf.flags)  # fmt: skip
 
 
 def ground_of(motion: Motion) -> np.ndarray | None:

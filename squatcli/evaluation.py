@@ -223,13 +223,13 @@ def called_good(clf: Any, data: Dataset, probs: np.ndarray) -> np.ndarray:
     where the row's camera (`data.yaw`) can show it."""
     from squatcli.assess import confirmed_by, measured_only, verdict
     from squatcli.camera import folded_yaw
-    from squatcli.reps import unseen_classes
+    from squatcli.reps import unseen_indices
 
     extra = measured_only(clf)
     ranges = ranges_for(data, clf.classes + extra)
-    flags = clf.flags if clf.made.any() else None
+    flags = clf.flags
     yaw = data.yaw if data.yaw is not None and flags is not None else np.full(len(probs), np.nan)
-    hidden = [tuple(clf.classes.index(c) for c in unseen_classes(folded_yaw(a)) if c in clf.classes) for a in yaw]
+    hidden = [unseen_indices(clf.classes, folded_yaw(a)) for a in yaw]
     return np.array([verdict(p, clf.threshold, h, confirmed_by(clf, r), len(extra), flags)[0] for p, r, h in
                      zip(probs, ranges if ranges is not None else [None] * len(probs), hidden)])  # fmt: skip
 
@@ -268,6 +268,11 @@ class CrossValidation:
     variants: dict[str, Any] = field(default_factory=dict)  # name -> (probs, called_good) of the variant's rows
     rows: Any = None  # (N,) index into the data of each held-out row, in the order of `y`
     others: dict[str, Any] = field(default_factory=dict)  # name -> (rows, probs, called_good) of `others` data
+
+    def flags_of(self, groups: np.ndarray) -> np.ndarray:
+        """(N, K) the flags (models.Classifier.flags; inf: none) of the fold that held out each of `groups`."""
+        by_group = {g: np.array([f["flags"].get(c, np.inf) for c in self.classes]) for f in self.folds for g in f["held_out"]}
+        return np.stack([by_group[str(g)] for g in groups]) if len(groups) else np.zeros((0, len(self.classes)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": "cross-validation by group", "folds": self.folds, "seconds": round(self.seconds, 1),

@@ -378,11 +378,11 @@ class Classifier:
         return np.isin(self.classes, self.metadata.get("made_classes", []))
 
     @property
-    def flags(self) -> np.ndarray:
+    def flags(self) -> np.ndarray | None:
         """(K,) the score at which each made class is named, never overruled by GOOD (metadata `flags`); inf for
-        the other classes, which the good-vs-rest threshold judges."""
+        the other classes, which the good-vs-rest threshold judges; None for a model without made classes."""
         flags = self.metadata.get("flags", {})
-        return np.array([float(flags.get(c, np.inf)) for c in self.classes])
+        return np.array([float(flags.get(c, np.inf)) for c in self.classes]) if flags else None
 
     def predict(self, inputs: np.ndarray | dict[str, np.ndarray], batch_size: int = 256, calibrated: bool = True) -> np.ndarray:
         """Inputs (a dict as `inputs.compute` gives, or the (N, 300, 171) windows of a clip model) -> (N, classes)

@@ -507,6 +507,12 @@ def unseen_classes(yaw: float | None) -> tuple[str, ...]:
     return tuple(key for plane in hidden_planes(yaw) for key in PLANE_CLASSES[plane])
 
 
+def unseen_indices(keys: tuple[str, ...], yaw: float | None) -> tuple[int, ...]:
+    """Indices into `keys` of the faults a view cannot show (unseen_classes)."""
+    hidden = unseen_classes(yaw)
+    return tuple(k for k, c in enumerate(keys) if c in hidden)
+
+
 def view_name(yaw: float | None) -> str | None:
     """FRONT (facing the camera or turned away: the sagittal plane hidden), SIDE (widths hidden), OBLIQUE (both
     shown in part), None for a 3D source."""

@@ -611,7 +611,7 @@ def train(
 
         raw = rule_out(raw, va.ranges)
     cal = calibration_rows(va)
-    scores = models.made_apart(raw, made) if made.any() else raw
+    scores = models.calibrate(raw, made=made)  # P(good) among the real classes (identity without made classes)
     platt = metrics.fit_calibration(metrics.good_labels(va.y[cal]), metrics.good_scores(scores[cal])) if rep else (1.0, 0.0)
     val_probs = models.calibrate(raw, *platt, made=made)
     op = pick_threshold(va.y[cal], val_probs[cal])
